@@ -1,0 +1,37 @@
+import { drizzle } from "drizzle-orm/d1";
+import { queueMessage } from "../queue-message";
+import { log } from "../log";
+import { keyOf, recordDeadLetter } from "./event-log";
+import { retryDelaySeconds } from "./backoff";
+
+/**
+ * Consumer of the dead-letter queue: records each message in D1 and acks it. If D1 is down the
+ * message is retried (the DLQ consumer's own max_retries is high), so nothing is dropped silently.
+ */
+export async function recordDeadLetterBatch(
+  batch: MessageBatch<unknown>,
+  d1: D1Database,
+  options: { now: () => number; retryBaseSeconds: number },
+): Promise<void> {
+  const db = drizzle(d1);
+  for (const raw of batch.messages) {
+    const parsed = queueMessage.safeParse(raw.body);
+    const message = parsed.success ? parsed.data : null;
+    try {
+      await recordDeadLetter(db, { messageId: raw.id, body: safeStringify(raw.body), attempts: raw.attempts, message }, options.now());
+      log("event.dead_lettered", { messageId: raw.id, ...(message ? keyOf(message) : {}), decodable: parsed.success });
+      raw.ack();
+    } catch (error) {
+      log("dead_letter.not_recorded", { messageId: raw.id, error: String(error) });
+      raw.retry({ delaySeconds: retryDelaySeconds(raw.attempts, options.retryBaseSeconds) });
+    }
+  }
+}
+
+function safeStringify(body: unknown): string {
+  try {
+    return JSON.stringify(body) ?? String(body);
+  } catch {
+    return String(body);
+  }
+}

@@ -1,0 +1,124 @@
+import { sql, type SQL } from "drizzle-orm";
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import type { QueueMessage } from "../queue-message";
+import { runAtomically } from "../d1";
+
+/**
+ * The only code that writes processed_events, event_log and dead_letters.
+ *
+ * processed_events is the exactly-once authority: its rows are inserted in the same D1 batch as
+ * the event's effects, with a plain INSERT, so two consumers racing on one event cannot both
+ * commit (the loser's batch fails on the primary key and rolls back whole).
+ */
+
+export interface EventKey {
+  provider: string;
+  eventId: string;
+}
+
+export function keyOf(message: QueueMessage): EventKey {
+  return message.kind === "event"
+    ? { provider: message.event.provider, eventId: message.event.eventId }
+    : { provider: message.provider, eventId: message.eventId };
+}
+
+export const keyString = (key: EventKey) => `${key.provider}\u0000${key.eventId}`;
+
+const MAX_ERROR_LENGTH = 500;
+
+/** The keys among `keys` already applied: one read, whatever the batch size. */
+export async function findProcessed(db: DrizzleD1Database, keys: EventKey[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const rows = await db.all<{ provider: string; event_id: string }>(sql`
+    SELECT p.provider, p.event_id FROM processed_events AS p
+    JOIN json_each(${JSON.stringify(keys.map((k) => [k.provider, k.eventId]))}) AS k
+      ON p.provider = k.value ->> 0 AND p.event_id = k.value ->> 1`);
+  return new Set(rows.map((row) => keyString({ provider: row.provider, eventId: row.event_id })));
+}
+
+export interface OutcomeRow {
+  message: QueueMessage;
+  attempts: number;
+}
+
+/** Marks applied events processed and logs every outcome in the batch. Two statements. */
+export function recordOutcomes(rows: OutcomeRow[], now: number): SQL[] {
+  const applied = rows.filter((row) => row.message.kind === "event").map((row) => keyOf(row.message));
+  const logged = rows.map(({ message, attempts }) => ({
+    ...keyOf(message),
+    sourceType: message.kind === "event" ? message.event.sourceType : message.sourceType,
+    status: message.kind === "event" ? "applied" : "ignored",
+    reason: message.kind === "ignored" ? message.reason : null,
+    occurredAt: message.kind === "event" ? message.event.occurredAt : null,
+    receivedAt: message.receivedAt,
+    attempts,
+  }));
+  const statements: SQL[] = [];
+  if (applied.length > 0) {
+    statements.push(sql`
+      INSERT INTO processed_events (provider, event_id, processed_at)
+      SELECT r.value ->> 'provider', r.value ->> 'eventId', ${now} FROM json_each(${JSON.stringify(applied)}) AS r`);
+  }
+  // The stored message is cleared once an event is applied: it is only kept for replay.
+  statements.push(sql`
+    INSERT INTO event_log (provider, event_id, source_type, status, reason, error, attempts,
+                           occurred_at, received_at, updated_at, message)
+    SELECT r.value ->> 'provider', r.value ->> 'eventId', r.value ->> 'sourceType', r.value ->> 'status',
+           r.value ->> 'reason', NULL, r.value ->> 'attempts', r.value ->> 'occurredAt', r.value ->> 'receivedAt',
+           ${now}, NULL
+    FROM json_each(${JSON.stringify(logged)}) AS r WHERE true
+    ON CONFLICT (provider, event_id) DO UPDATE SET
+      status = excluded.status, reason = excluded.reason, error = NULL, attempts = excluded.attempts,
+      occurred_at = excluded.occurred_at, updated_at = excluded.updated_at, message = NULL`);
+  return statements;
+}
+
+/** A failed attempt that the queue will retry. Never downgrades an event already applied. */
+export async function recordFailure(db: DrizzleD1Database, row: OutcomeRow, error: unknown, now: number): Promise<void> {
+  const { message, attempts } = row;
+  const key = keyOf(message);
+  const sourceType = message.kind === "event" ? message.event.sourceType : message.sourceType;
+  await db.run(sql`
+    INSERT INTO event_log (provider, event_id, source_type, status, error, attempts, received_at, updated_at, message)
+    VALUES (${key.provider}, ${key.eventId}, ${sourceType}, 'failed', ${describeError(error)}, ${attempts},
+            ${message.receivedAt}, ${now}, ${JSON.stringify(message)})
+    ON CONFLICT (provider, event_id) DO UPDATE SET
+      status = 'failed', error = excluded.error, attempts = excluded.attempts,
+      updated_at = excluded.updated_at, message = excluded.message
+    WHERE event_log.status NOT IN ('applied', 'ignored')`);
+}
+
+/**
+ * A message the queue gave up on. The body is stored verbatim (even if it does not decode) and
+ * the event, when known, is marked dead_lettered so operators can find and replay it.
+ */
+export async function recordDeadLetter(
+  db: DrizzleD1Database,
+  input: { messageId: string; body: string; attempts: number; message: QueueMessage | null },
+  now: number,
+): Promise<void> {
+  const key = input.message ? keyOf(input.message) : null;
+  const statements = [
+    sql`
+    INSERT INTO dead_letters (message_id, provider, event_id, body, attempts, recorded_at)
+    VALUES (${input.messageId}, ${key?.provider ?? null}, ${key?.eventId ?? null}, ${input.body}, ${input.attempts}, ${now})
+    ON CONFLICT (message_id) DO NOTHING`,
+  ];
+  if (input.message && key) {
+    const sourceType = input.message.kind === "event" ? input.message.event.sourceType : input.message.sourceType;
+    statements.push(sql`
+    INSERT INTO event_log (provider, event_id, source_type, status, error, attempts, received_at, updated_at, message)
+    VALUES (${key.provider}, ${key.eventId}, ${sourceType}, 'dead_lettered', 'max_retries_exceeded', ${input.attempts},
+            ${input.message.receivedAt}, ${now}, ${input.body})
+    ON CONFLICT (provider, event_id) DO UPDATE SET
+      status = 'dead_lettered', attempts = excluded.attempts, updated_at = excluded.updated_at, message = excluded.message
+    WHERE event_log.status NOT IN ('applied', 'ignored')`);
+  }
+  await runAtomically(db, statements);
+}
+
+/** Error text for operators: the message only, bounded; SQL errors name columns, never values. */
+export function describeError(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.slice(0, MAX_ERROR_LENGTH);
+}

@@ -1,0 +1,190 @@
+import { sql, type SQL } from "drizzle-orm";
+import type { DirectoryEvent } from "../events";
+import { eventVersion } from "./version";
+
+/**
+ * The only code that writes users, groups and group_members.
+ *
+ * Each kind of change is ONE set-based statement over a JSON array (`json_each`), so applying a
+ * batch costs the same dozen statements whether it holds 1 event or 100, and stays under D1's
+ * 100-bound-parameter limit. Every write is guarded by the event version, so the result depends
+ * on the set of events applied, never on the order they arrive in or how they are batched.
+ */
+
+type Rows = Record<string, unknown>[];
+
+export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
+  const rows = {
+    userUpserts: [] as Rows,
+    userDeletes: [] as Rows,
+    groupUpserts: [] as Rows,
+    groupDeletes: [] as Rows,
+    memberships: [] as Rows,
+  };
+  for (const event of events) {
+    const base = { provider: event.provider, occurredAt: event.occurredAt, version: eventVersion(event.occurredAt, event.eventId) };
+    switch (event.kind) {
+      case "user_upserted":
+        rows.userUpserts.push({ ...base, ...event.user, active: event.user.active ? 1 : 0 });
+        break;
+      case "user_deleted":
+        rows.userDeletes.push({ ...base, ...event.user });
+        break;
+      case "group_upserted":
+        rows.groupUpserts.push({ ...base, ...event.group });
+        break;
+      case "group_deleted":
+        rows.groupDeletes.push({ ...base, ...event.group });
+        break;
+      case "group_members_changed":
+        rows.memberships.push({ ...base, groupExternalId: event.groupExternalId, added: event.added, removed: event.removed });
+        break;
+    }
+  }
+
+  const statements: SQL[] = [];
+  if (rows.userUpserts.length) statements.push(upsertUsers(rows.userUpserts, now));
+  if (rows.userDeletes.length) statements.push(...deleteUsers(rows.userDeletes, now));
+  if (rows.groupUpserts.length) statements.push(upsertGroups(rows.groupUpserts, now));
+  if (rows.groupDeletes.length) statements.push(...deleteGroups(rows.groupDeletes, now));
+  if (rows.memberships.length) statements.push(addMembers(rows.memberships), removeMembers(rows.memberships));
+  return statements;
+}
+
+const json = (rows: unknown) => JSON.stringify(rows);
+
+function upsertUsers(rows: Rows, now: number): SQL {
+  return sql`
+    INSERT INTO users (provider, external_id, email, first_name, last_name, active, organization_id, directory_id,
+                       created_at, updated_at, deleted_at, last_event_at, last_event_version)
+    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'email', r.value ->> 'firstName',
+           r.value ->> 'lastName', r.value ->> 'active', r.value ->> 'organizationId', r.value ->> 'directoryId',
+           ${now}, ${now}, NULL, r.value ->> 'occurredAt', r.value ->> 'version'
+    FROM json_each(${json(rows)}) AS r WHERE true
+    ON CONFLICT (provider, external_id) DO UPDATE SET
+      email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name,
+      active = excluded.active, organization_id = excluded.organization_id, directory_id = excluded.directory_id,
+      deleted_at = NULL, updated_at = excluded.updated_at,
+      last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
+    WHERE excluded.last_event_version > users.last_event_version`;
+}
+
+/**
+ * Soft delete: a tombstone row (inserted if the user was never seen, so a late, older create
+ * cannot bring them back), then the membership reset, then the removal of their memberships.
+ * Profile fields the delete event omits keep their last known value, for the audit trail.
+ */
+function deleteUsers(rows: Rows, now: number): SQL[] {
+  const payload = json(rows);
+  return [
+    sql`
+    INSERT INTO users (provider, external_id, email, active, organization_id, directory_id,
+                       created_at, updated_at, deleted_at, last_event_at, last_event_version)
+    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'email', 0,
+           r.value ->> 'organizationId', r.value ->> 'directoryId',
+           ${now}, ${now}, r.value ->> 'occurredAt', r.value ->> 'occurredAt', r.value ->> 'version'
+    FROM json_each(${payload}) AS r WHERE true
+    ON CONFLICT (provider, external_id) DO UPDATE SET
+      email = coalesce(excluded.email, users.email),
+      organization_id = coalesce(excluded.organization_id, users.organization_id),
+      directory_id = coalesce(excluded.directory_id, users.directory_id),
+      active = 0, deleted_at = excluded.deleted_at, updated_at = excluded.updated_at,
+      last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
+    WHERE excluded.last_event_version > users.last_event_version`,
+    // Not guarded by last_event_version: a delete older than the user's current state (say, a
+    // re-create) still removes the memberships that were older than the delete.
+    sql`
+    UPDATE users SET memberships_reset_version = d.version
+    FROM (SELECT r.value ->> 'provider' AS provider, r.value ->> 'externalId' AS external_id,
+                 max(r.value ->> 'version') AS version
+          FROM json_each(${payload}) AS r GROUP BY 1, 2) AS d
+    WHERE users.provider = d.provider AND users.external_id = d.external_id
+      AND (users.memberships_reset_version IS NULL OR users.memberships_reset_version < d.version)`,
+    sql`
+    UPDATE group_members SET removed_at = d.occurred_at
+    FROM (SELECT r.value ->> 'provider' AS provider, r.value ->> 'externalId' AS external_id,
+                 max(r.value ->> 'version') AS version, max(r.value ->> 'occurredAt') AS occurred_at
+          FROM json_each(${payload}) AS r GROUP BY 1, 2) AS d
+    WHERE group_members.provider = d.provider AND group_members.user_external_id = d.external_id
+      AND group_members.removed_at IS NULL AND group_members.last_event_version < d.version`,
+  ];
+}
+
+function upsertGroups(rows: Rows, now: number): SQL {
+  return sql`
+    INSERT INTO groups (provider, external_id, name, organization_id, directory_id,
+                        created_at, updated_at, deleted_at, last_event_at, last_event_version)
+    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'name',
+           r.value ->> 'organizationId', r.value ->> 'directoryId',
+           ${now}, ${now}, NULL, r.value ->> 'occurredAt', r.value ->> 'version'
+    FROM json_each(${json(rows)}) AS r WHERE true
+    ON CONFLICT (provider, external_id) DO UPDATE SET
+      name = excluded.name, organization_id = excluded.organization_id, directory_id = excluded.directory_id,
+      deleted_at = NULL, updated_at = excluded.updated_at,
+      last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
+    WHERE excluded.last_event_version > groups.last_event_version`;
+}
+
+function deleteGroups(rows: Rows, now: number): SQL[] {
+  const payload = json(rows);
+  return [
+    sql`
+    INSERT INTO groups (provider, external_id, organization_id, directory_id,
+                        created_at, updated_at, deleted_at, last_event_at, last_event_version)
+    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'organizationId', r.value ->> 'directoryId',
+           ${now}, ${now}, r.value ->> 'occurredAt', r.value ->> 'occurredAt', r.value ->> 'version'
+    FROM json_each(${payload}) AS r WHERE true
+    ON CONFLICT (provider, external_id) DO UPDATE SET
+      organization_id = coalesce(excluded.organization_id, groups.organization_id),
+      directory_id = coalesce(excluded.directory_id, groups.directory_id),
+      deleted_at = excluded.deleted_at, updated_at = excluded.updated_at,
+      last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
+    WHERE excluded.last_event_version > groups.last_event_version`,
+    sql`
+    UPDATE groups SET memberships_reset_version = d.version
+    FROM (SELECT r.value ->> 'provider' AS provider, r.value ->> 'externalId' AS external_id,
+                 max(r.value ->> 'version') AS version
+          FROM json_each(${payload}) AS r GROUP BY 1, 2) AS d
+    WHERE groups.provider = d.provider AND groups.external_id = d.external_id
+      AND (groups.memberships_reset_version IS NULL OR groups.memberships_reset_version < d.version)`,
+    sql`
+    UPDATE group_members SET removed_at = d.occurred_at
+    FROM (SELECT r.value ->> 'provider' AS provider, r.value ->> 'externalId' AS external_id,
+                 max(r.value ->> 'version') AS version, max(r.value ->> 'occurredAt') AS occurred_at
+          FROM json_each(${payload}) AS r GROUP BY 1, 2) AS d
+    WHERE group_members.provider = d.provider AND group_members.group_external_id = d.external_id
+      AND group_members.removed_at IS NULL AND group_members.last_event_version < d.version`,
+  ];
+}
+
+/**
+ * Pairs are last-writer-wins by version. An add only makes a member if it is newer than the
+ * latest delete of both the user and the group (their memberships_reset_version); otherwise it
+ * is recorded as removed, exactly as if the delete had come after it.
+ */
+function addMembers(rows: Rows): SQL {
+  return sql`
+    INSERT INTO group_members (provider, group_external_id, user_external_id, added_at, removed_at, last_event_version)
+    SELECT e.value ->> 'provider', e.value ->> 'groupExternalId', m.value, e.value ->> 'occurredAt',
+           CASE WHEN e.value ->> 'version' > max(
+                  coalesce((SELECT u.memberships_reset_version FROM users AS u
+                            WHERE u.provider = e.value ->> 'provider' AND u.external_id = m.value), ''),
+                  coalesce((SELECT g.memberships_reset_version FROM groups AS g
+                            WHERE g.provider = e.value ->> 'provider' AND g.external_id = e.value ->> 'groupExternalId'), ''))
+                THEN NULL ELSE e.value ->> 'occurredAt' END,
+           e.value ->> 'version'
+    FROM json_each(${json(rows)}) AS e, json_each(e.value, '$.added') AS m WHERE true
+    ON CONFLICT (provider, group_external_id, user_external_id) DO UPDATE SET
+      added_at = excluded.added_at, removed_at = excluded.removed_at, last_event_version = excluded.last_event_version
+    WHERE excluded.last_event_version > group_members.last_event_version`;
+}
+
+function removeMembers(rows: Rows): SQL {
+  return sql`
+    INSERT INTO group_members (provider, group_external_id, user_external_id, added_at, removed_at, last_event_version)
+    SELECT e.value ->> 'provider', e.value ->> 'groupExternalId', m.value, NULL, e.value ->> 'occurredAt', e.value ->> 'version'
+    FROM json_each(${json(rows)}) AS e, json_each(e.value, '$.removed') AS m WHERE true
+    ON CONFLICT (provider, group_external_id, user_external_id) DO UPDATE SET
+      removed_at = excluded.removed_at, last_event_version = excluded.last_event_version
+    WHERE excluded.last_event_version > group_members.last_event_version`;
+}

@@ -1,0 +1,66 @@
+import { z } from "zod";
+
+/**
+ * The provider-neutral directory event. Every adapter in src/providers maps its webhooks to this,
+ * and everything downstream (queue, consumer, D1) knows only this shape.
+ *
+ * Ordering: `occurredAt` (ms since epoch) plus `eventId` as a tie-breaker form the event's
+ * version (see directory/version.ts). State only moves forward in that order, so any arrival
+ * order converges to the in-order result.
+ */
+
+const id = z.string().min(1).max(256);
+const optionalText = z.string().max(1024).nullable();
+
+export const directoryUser = z.object({
+  externalId: id,
+  email: optionalText,
+  firstName: optionalText,
+  lastName: optionalText,
+  active: z.boolean(),
+  organizationId: optionalText,
+  directoryId: optionalText,
+});
+export type DirectoryUser = z.infer<typeof directoryUser>;
+
+export const directoryGroup = z.object({
+  externalId: id,
+  name: optionalText,
+  organizationId: optionalText,
+  directoryId: optionalText,
+});
+export type DirectoryGroup = z.infer<typeof directoryGroup>;
+
+const eventBase = {
+  provider: z.string().min(1).max(64),
+  /** Idempotency key within the provider: the body's event id, else the `webhook-id` header. */
+  eventId: id,
+  occurredAt: z.number().int().nonnegative(),
+  /** The provider's own event type, kept for the event log. */
+  sourceType: z.string().max(256),
+};
+
+export const directoryEvent = z.discriminatedUnion("kind", [
+  z.object({ ...eventBase, kind: z.literal("user_upserted"), user: directoryUser }),
+  z.object({
+    ...eventBase,
+    kind: z.literal("user_deleted"),
+    user: directoryUser.pick({ externalId: true, email: true, organizationId: true, directoryId: true }),
+  }),
+  z.object({ ...eventBase, kind: z.literal("group_upserted"), group: directoryGroup }),
+  z.object({
+    ...eventBase,
+    kind: z.literal("group_deleted"),
+    group: directoryGroup.pick({ externalId: true, organizationId: true, directoryId: true }),
+  }),
+  z.object({
+    ...eventBase,
+    kind: z.literal("group_members_changed"),
+    groupExternalId: id,
+    /** Disjoint from `removed`: an adapter resolves a user listed in both (removal wins). */
+    added: z.array(id),
+    removed: z.array(id),
+  }),
+]);
+export type DirectoryEvent = z.infer<typeof directoryEvent>;
+export type DirectoryEventKind = DirectoryEvent["kind"];

@@ -1,0 +1,12 @@
+import type { ProviderAdapter } from "../providers/types";
+
+/** Hono typing shared by every router: bindings plus per-request variables. */
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    /** The clock, injectable so tests can replay deliveries at any time. */
+    now: () => number;
+    adapter: ProviderAdapter;
+    secret: string;
+  };
+};

@@ -1,0 +1,31 @@
+import { Hono } from "hono";
+import { ConfigError } from "../config";
+import { log } from "../log";
+import type { AppEnv } from "./app-env";
+import { errorResponse } from "./errors";
+import { webhookRoutes } from "./webhooks";
+
+export interface AppOptions {
+  now?: () => number;
+}
+
+/** The HTTP surface. Routers are mounted here; each lives in its own file under src/http. */
+export function createApp(options: AppOptions = {}) {
+  const now = options.now ?? Date.now;
+  const app = new Hono<AppEnv>();
+  app.use(async (c, next) => {
+    c.set("now", now);
+    await next();
+  });
+  app.route("/webhooks", webhookRoutes());
+  app.notFound((c) => errorResponse(c, 404, "not_found"));
+  app.onError((error, c) => {
+    if (error instanceof ConfigError) {
+      log("config.invalid", { error: error.message });
+      return errorResponse(c, 503, "service_misconfigured", {}, { "Retry-After": "60" });
+    }
+    log("http.unhandled_error", { path: c.req.path, error: String(error) });
+    return errorResponse(c, 500, "internal_error");
+  });
+  return app;
+}

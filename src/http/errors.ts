@@ -1,0 +1,51 @@
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/**
+ * Every error response is `{ "error": "<stable_code>", "message": "…" }`. Codes are documented
+ * in README.md ("Responses") and safe to grep for in logs; messages never carry secrets or input.
+ */
+export type ErrorCode =
+  | "not_found"
+  | "method_not_allowed"
+  | "provider_not_found"
+  | "payload_too_large"
+  | "missing_signature_headers"
+  | "invalid_timestamp"
+  | "timestamp_outside_tolerance"
+  | "invalid_signature"
+  | "invalid_webhook_id"
+  | "invalid_json"
+  | "invalid_payload"
+  | "queue_unavailable"
+  | "provider_misconfigured"
+  | "service_misconfigured"
+  | "internal_error";
+
+const messages: Record<ErrorCode, string> = {
+  not_found: "No such route.",
+  method_not_allowed: "This route only accepts POST.",
+  provider_not_found: "No webhook provider is configured under this name.",
+  payload_too_large: "The request body is larger than this endpoint accepts.",
+  missing_signature_headers: "webhook-id, webhook-timestamp and webhook-signature are all required.",
+  invalid_timestamp: "webhook-timestamp must be integer Unix seconds.",
+  timestamp_outside_tolerance: "webhook-timestamp is too far from the current time.",
+  invalid_signature: "No signature matched a configured key.",
+  invalid_webhook_id: "webhook-id must be 1-256 printable ASCII characters.",
+  invalid_json: "The body is not UTF-8 JSON.",
+  invalid_payload: "The body is not an event envelope this provider sends.",
+  queue_unavailable: "The event could not be queued. Retry later; nothing was recorded.",
+  provider_misconfigured: "This provider's verification keys are invalid. Retry later.",
+  service_misconfigured: "The service configuration is invalid. Retry later.",
+  internal_error: "Unexpected error.",
+};
+
+export function errorResponse(
+  c: Context,
+  status: ContentfulStatusCode,
+  code: ErrorCode,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
+  return c.json({ error: code, message: messages[code], ...extra }, status, headers);
+}

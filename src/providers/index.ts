@@ -1,0 +1,5 @@
+import { scalekit } from "./scalekit";
+import type { ProviderAdapter } from "./types";
+
+/** Registered webhook providers, by the `:provider` path segment. */
+export const providers: ReadonlyMap<string, ProviderAdapter> = new Map([[scalekit.name, scalekit]]);
