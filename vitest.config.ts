@@ -1,0 +1,26 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Tests run inside workerd with the real D1, KV and Queue bindings from wrangler.toml.
+export default defineConfig(async () => ({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        // Lets tests call exports.default.queue() directly; test-only, never in wrangler.toml.
+        compatibilityFlags: ["service_binding_extra_handlers"],
+        bindings: {
+          TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+          // Test-only secrets: an HMAC secret (rotation list of two) and the Standard Webhooks
+          // reference Ed25519 public key (see test/support/vectors.ts).
+          SCALEKIT_WEBHOOK_SECRET:
+            "whsec_dGVzdC1vbGQtc2VjcmV0LXJvdGF0ZWQtb3V0LXNvb24= whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+          RETRY_BASE_DELAY_SECONDS: "0",
+        },
+      },
+    }),
+  ],
+  test: {
+    setupFiles: ["./test/apply-migrations.ts"],
+  },
+}));
