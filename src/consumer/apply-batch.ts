@@ -56,18 +56,18 @@ export async function applyEventBatch(batch: MessageBatch<unknown>, d1: D1Databa
   if (fresh.length === 0) return;
 
   try {
-    await runAtomically(db, batchStatements(fresh, options.now()));
+    await runAtomically(d1, batchStatements(fresh, options.now()));
     for (const row of fresh) logApplied(row.message);
     for (const row of fresh) row.raw.ack();
   } catch (error) {
     log("batch.failed", { size: fresh.length, error: String(error) });
-    for (const row of fresh) await applyAlone(db, row, options);
+    for (const row of fresh) await applyAlone(d1, db, row, options);
   }
 }
 
-async function applyAlone(db: DrizzleD1Database, row: Decoded, options: ApplyOptions): Promise<void> {
+async function applyAlone(d1: D1Database, db: DrizzleD1Database, row: Decoded, options: ApplyOptions): Promise<void> {
   try {
-    await runAtomically(db, batchStatements([row], options.now()));
+    await runAtomically(d1, batchStatements([row], options.now()));
     logApplied(row.message);
     row.raw.ack();
   } catch (error) {
@@ -79,7 +79,7 @@ async function applyAlone(db: DrizzleD1Database, row: Decoded, options: ApplyOpt
     }
     const delaySeconds = retryDelaySeconds(row.attempts, options.retryBaseSeconds);
     log("event.failed", { ...keyOf(row.message), attempts: row.attempts, delaySeconds, error: String(error) });
-    await recordFailure(db, row, error, options.now()).catch((recordError) =>
+    await recordFailure(d1, row, error, options.now()).catch((recordError) =>
       log("event.failure_not_recorded", { ...keyOf(row.message), error: String(recordError) }),
     );
     row.raw.retry({ delaySeconds });

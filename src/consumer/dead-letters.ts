@@ -1,4 +1,3 @@
-import { drizzle } from "drizzle-orm/d1";
 import { queueMessage } from "../queue-message";
 import { log } from "../log";
 import { keyOf, recordDeadLetter } from "./event-log";
@@ -13,12 +12,11 @@ export async function recordDeadLetterBatch(
   d1: D1Database,
   options: { now: () => number; retryBaseSeconds: number },
 ): Promise<void> {
-  const db = drizzle(d1);
   for (const raw of batch.messages) {
     const parsed = queueMessage.safeParse(raw.body);
     const message = parsed.success ? parsed.data : null;
     try {
-      await recordDeadLetter(db, { messageId: raw.id, body: safeStringify(raw.body), attempts: raw.attempts, message }, options.now());
+      await recordDeadLetter(d1, { messageId: raw.id, body: safeStringify(raw.body), attempts: raw.attempts, message }, options.now());
       log("event.dead_lettered", { messageId: raw.id, ...(message ? keyOf(message) : {}), decodable: parsed.success });
       raw.ack();
     } catch (error) {

@@ -74,18 +74,18 @@ export function recordOutcomes(rows: OutcomeRow[], now: number): SQL[] {
 }
 
 /** A failed attempt that the queue will retry. Never downgrades an event already applied. */
-export async function recordFailure(db: DrizzleD1Database, row: OutcomeRow, error: unknown, now: number): Promise<void> {
+export async function recordFailure(d1: D1Database, row: OutcomeRow, error: unknown, now: number): Promise<void> {
   const { message, attempts } = row;
   const key = keyOf(message);
   const sourceType = message.kind === "event" ? message.event.sourceType : message.sourceType;
-  await db.run(sql`
+  await runAtomically(d1, [sql`
     INSERT INTO event_log (provider, event_id, source_type, status, error, attempts, received_at, updated_at, message)
     VALUES (${key.provider}, ${key.eventId}, ${sourceType}, 'failed', ${describeError(error)}, ${attempts},
             ${message.receivedAt}, ${now}, ${JSON.stringify(message)})
     ON CONFLICT (provider, event_id) DO UPDATE SET
       status = 'failed', error = excluded.error, attempts = excluded.attempts,
       updated_at = excluded.updated_at, message = excluded.message
-    WHERE event_log.status NOT IN ('applied', 'ignored')`);
+    WHERE event_log.status NOT IN ('applied', 'ignored')`]);
 }
 
 /**
@@ -93,7 +93,7 @@ export async function recordFailure(db: DrizzleD1Database, row: OutcomeRow, erro
  * the event, when known, is marked dead_lettered so operators can find and replay it.
  */
 export async function recordDeadLetter(
-  db: DrizzleD1Database,
+  d1: D1Database,
   input: { messageId: string; body: string; attempts: number; message: QueueMessage | null },
   now: number,
 ): Promise<void> {
@@ -114,7 +114,7 @@ export async function recordDeadLetter(
       status = 'dead_lettered', attempts = excluded.attempts, updated_at = excluded.updated_at, message = excluded.message
     WHERE event_log.status NOT IN ('applied', 'ignored')`);
   }
-  await runAtomically(db, statements);
+  await runAtomically(d1, statements);
 }
 
 /** Error text for operators: the message only, bounded; SQL errors name columns, never values. */

@@ -1,0 +1,51 @@
+/**
+ * Wraps a real D1 binding to count round trips (each `batch()` and each statement run outside
+ * a batch is one) and, optionally, to fail batches the way an outage or a bad row would.
+ */
+export interface CountingD1 {
+  db: D1Database;
+  roundTrips: () => number;
+  reset: () => void;
+}
+
+export function countingD1(real: D1Database, failBatch?: (sql: string[]) => Error | undefined): CountingD1 {
+  let trips = 0;
+  const unwrap = new WeakMap<object, D1PreparedStatement>();
+  const sqlOf = new WeakMap<object, string>();
+
+  const wrapStatement = (statement: D1PreparedStatement, sql: string): D1PreparedStatement => {
+    const proxy = new Proxy(statement, {
+      get(target, property) {
+        if (property === "bind") return (...values: unknown[]) => wrapStatement(target.bind(...values), sql + JSON.stringify(values));
+        if (property === "all" || property === "run" || property === "raw" || property === "first") {
+          return (...args: unknown[]) => {
+            trips++;
+            return (target[property] as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    unwrap.set(proxy, statement);
+    sqlOf.set(proxy, sql);
+    return proxy;
+  };
+
+  const db = new Proxy(real, {
+    get(target, property) {
+      if (property === "prepare") return (sql: string) => wrapStatement(target.prepare(sql), sql);
+      if (property === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          trips++;
+          const failure = failBatch?.(statements.map((s) => sqlOf.get(s) ?? ""));
+          if (failure) throw failure;
+          return target.batch(statements.map((s) => unwrap.get(s) ?? s));
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { db, roundTrips: () => trips, reset: () => (trips = 0) };
+}

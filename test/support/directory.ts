@@ -1,0 +1,76 @@
+import type { DirectoryEvent } from "../../src/events";
+import { QUEUE_MESSAGE_VERSION, type QueueMessage } from "../../src/queue-message";
+
+/**
+ * The observable directory: what the application would read. Bookkeeping columns
+ * (created_at, updated_at, versions, tombstone timestamps) are left out on purpose.
+ */
+export async function directorySnapshot(db: D1Database, provider = "scalekit") {
+  const users = await db
+    .prepare(
+      `SELECT external_id, email, first_name, last_name, active, organization_id, deleted_at IS NOT NULL AS deleted, deleted_at
+       FROM users WHERE provider = ? ORDER BY external_id`,
+    )
+    .bind(provider)
+    .all();
+  const groups = await db
+    .prepare(`SELECT external_id, name, organization_id, deleted_at IS NOT NULL AS deleted FROM groups WHERE provider = ? ORDER BY external_id`)
+    .bind(provider)
+    .all();
+  const members = await db
+    .prepare(
+      `SELECT group_external_id, user_external_id FROM group_members
+       WHERE provider = ? AND removed_at IS NULL ORDER BY group_external_id, user_external_id`,
+    )
+    .bind(provider)
+    .all();
+  return { users: users.results, groups: groups.results, members: members.results };
+}
+
+export function eventMessage(event: DirectoryEvent, receivedAt = Date.now()): QueueMessage {
+  return { v: QUEUE_MESSAGE_VERSION, kind: "event", receivedAt, event };
+}
+
+let sequence = 0;
+const base = { provider: "scalekit", sourceType: "test" };
+
+/** Neutral events for consumer tests; ids are unique unless given. */
+export const events = {
+  userUpserted: (externalId: string, occurredAt: number, fields: Partial<{ email: string | null; firstName: string | null; active: boolean }> = {}, eventId = `evt_${sequence++}`): DirectoryEvent => ({
+    ...base,
+    eventId,
+    occurredAt,
+    kind: "user_upserted",
+    user: { externalId, email: `${externalId}@example.com`, firstName: "First", lastName: "Last", active: true, organizationId: "org_1", directoryId: "dir_1", ...fields },
+  }),
+  userDeleted: (externalId: string, occurredAt: number, eventId = `evt_${sequence++}`): DirectoryEvent => ({
+    ...base,
+    eventId,
+    occurredAt,
+    kind: "user_deleted",
+    user: { externalId, email: `${externalId}@example.com`, organizationId: "org_1", directoryId: "dir_1" },
+  }),
+  groupUpserted: (externalId: string, occurredAt: number, name = "Group", eventId = `evt_${sequence++}`): DirectoryEvent => ({
+    ...base,
+    eventId,
+    occurredAt,
+    kind: "group_upserted",
+    group: { externalId, name, organizationId: "org_1", directoryId: "dir_1" },
+  }),
+  groupDeleted: (externalId: string, occurredAt: number, eventId = `evt_${sequence++}`): DirectoryEvent => ({
+    ...base,
+    eventId,
+    occurredAt,
+    kind: "group_deleted",
+    group: { externalId, organizationId: "org_1", directoryId: "dir_1" },
+  }),
+  members: (groupExternalId: string, occurredAt: number, added: string[], removed: string[] = [], eventId = `evt_${sequence++}`): DirectoryEvent => ({
+    ...base,
+    eventId,
+    occurredAt,
+    kind: "group_members_changed",
+    groupExternalId,
+    added,
+    removed,
+  }),
+};
