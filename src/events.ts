@@ -45,13 +45,14 @@ export const directoryEvent = z.discriminatedUnion("kind", [
   z.object({
     ...eventBase,
     kind: z.literal("user_deleted"),
-    user: directoryUser.pick({ externalId: true, email: true, organizationId: true, directoryId: true }),
+    /** The profile as the delete event carries it; null fields keep their last known value. */
+    user: directoryUser.omit({ active: true }),
   }),
   z.object({ ...eventBase, kind: z.literal("group_upserted"), group: directoryGroup }),
   z.object({
     ...eventBase,
     kind: z.literal("group_deleted"),
-    group: directoryGroup.pick({ externalId: true, organizationId: true, directoryId: true }),
+    group: directoryGroup,
   }),
   z.object({
     ...eventBase,

@@ -72,20 +72,24 @@ function upsertUsers(rows: Rows, now: number): SQL {
 /**
  * Soft delete: a tombstone row (inserted if the user was never seen, so a late, older create
  * cannot bring them back), then the membership reset, then the removal of their memberships.
- * Profile fields the delete event omits keep their last known value, for the audit trail.
+ * The tombstone takes the profile the delete event carries (Scalekit sends the whole user); a
+ * field the event omits keeps its last known value, for the audit trail. That fallback is the one
+ * place arrival order can show: a field missing from the delete is whatever was applied before it.
  */
 function deleteUsers(rows: Rows, now: number): SQL[] {
   const payload = json(rows);
   return [
     sql`
-    INSERT INTO users (provider, external_id, email, active, organization_id, directory_id,
+    INSERT INTO users (provider, external_id, email, first_name, last_name, active, organization_id, directory_id,
                        created_at, updated_at, deleted_at, last_event_at, last_event_version)
-    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'email', 0,
-           r.value ->> 'organizationId', r.value ->> 'directoryId',
+    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'email', r.value ->> 'firstName',
+           r.value ->> 'lastName', 0, r.value ->> 'organizationId', r.value ->> 'directoryId',
            ${now}, ${now}, r.value ->> 'occurredAt', r.value ->> 'occurredAt', r.value ->> 'version'
     FROM json_each(${payload}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
       email = coalesce(excluded.email, users.email),
+      first_name = coalesce(excluded.first_name, users.first_name),
+      last_name = coalesce(excluded.last_name, users.last_name),
       organization_id = coalesce(excluded.organization_id, users.organization_id),
       directory_id = coalesce(excluded.directory_id, users.directory_id),
       active = 0, deleted_at = excluded.deleted_at, updated_at = excluded.updated_at,
@@ -129,12 +133,14 @@ function deleteGroups(rows: Rows, now: number): SQL[] {
   const payload = json(rows);
   return [
     sql`
-    INSERT INTO groups (provider, external_id, organization_id, directory_id,
+    INSERT INTO groups (provider, external_id, name, organization_id, directory_id,
                         created_at, updated_at, deleted_at, last_event_at, last_event_version)
-    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'organizationId', r.value ->> 'directoryId',
+    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'name',
+           r.value ->> 'organizationId', r.value ->> 'directoryId',
            ${now}, ${now}, r.value ->> 'occurredAt', r.value ->> 'occurredAt', r.value ->> 'version'
     FROM json_each(${payload}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
+      name = coalesce(excluded.name, groups.name),
       organization_id = coalesce(excluded.organization_id, groups.organization_id),
       directory_id = coalesce(excluded.directory_id, groups.directory_id),
       deleted_at = excluded.deleted_at, updated_at = excluded.updated_at,

@@ -53,15 +53,12 @@ const handlers: Record<string, (data: unknown, common: Common, env: Envelope) =>
   user_created: (data, common, env) => ({ ...common, kind: "user_upserted", user: toUser(userData.parse(data), env) }),
   user_updated: (data, common, env) => ({ ...common, kind: "user_upserted", user: toUser(userData.parse(data), env) }),
   user_deleted: (data, common, env) => {
-    const { externalId, email, organizationId, directoryId } = toUser(userData.parse(data), env);
-    return { ...common, kind: "user_deleted", user: { externalId, email, organizationId, directoryId } };
+    const { active: _deleted, ...user } = toUser(userData.parse(data), env);
+    return { ...common, kind: "user_deleted", user };
   },
   group_created: (data, common, env) => ({ ...common, kind: "group_upserted", group: toGroup(groupData.parse(data), env) }),
   group_updated: (data, common, env) => ({ ...common, kind: "group_upserted", group: toGroup(groupData.parse(data), env) }),
-  group_deleted: (data, common, env) => {
-    const { externalId, organizationId, directoryId } = toGroup(groupData.parse(data), env);
-    return { ...common, kind: "group_deleted", group: { externalId, organizationId, directoryId } };
-  },
+  group_deleted: (data, common, env) => ({ ...common, kind: "group_deleted", group: toGroup(groupData.parse(data), env) }),
   group_membership_updated: (data, common) => {
     const membership = membershipData.parse(data);
     const removed = [...new Set(membership.removed_members ?? [])];

@@ -48,7 +48,7 @@ describe("scalekit adapter", () => {
 
   it("maps deletes to user_deleted / group_deleted", () => {
     expect(scalekit.parse(delivery(scalekitEvent("user_deleted", { id: "user_1" })))).toMatchObject({
-      event: { kind: "user_deleted", user: { externalId: "user_1", email: null } },
+      event: { kind: "user_deleted", user: { externalId: "user_1", email: null, firstName: null } },
     });
     expect(scalekit.parse(delivery(scalekitEvent("group_deleted", { id: "group_1" })))).toMatchObject({
       event: { kind: "group_deleted", group: { externalId: "group_1" } },

@@ -48,7 +48,8 @@ export const events = {
     eventId,
     occurredAt,
     kind: "user_deleted",
-    user: { externalId, email: `${externalId}@example.com`, organizationId: "org_1", directoryId: "dir_1" },
+    // Scalekit's delete carries the whole user, as in its provisioning guide's sample.
+    user: { externalId, email: `${externalId}@example.com`, firstName: "Gone", lastName: "Last", organizationId: "org_1", directoryId: "dir_1" },
   }),
   groupUpserted: (externalId: string, occurredAt: number, name = "Group", eventId = `evt_${sequence++}`): DirectoryEvent => ({
     ...base,
@@ -57,12 +58,12 @@ export const events = {
     kind: "group_upserted",
     group: { externalId, name, organizationId: "org_1", directoryId: "dir_1" },
   }),
-  groupDeleted: (externalId: string, occurredAt: number, eventId = `evt_${sequence++}`): DirectoryEvent => ({
+  groupDeleted: (externalId: string, occurredAt: number, name = "Deleted group", eventId = `evt_${sequence++}`): DirectoryEvent => ({
     ...base,
     eventId,
     occurredAt,
     kind: "group_deleted",
-    group: { externalId, organizationId: "org_1", directoryId: "dir_1" },
+    group: { externalId, name, organizationId: "org_1", directoryId: "dir_1" },
   }),
   members: (groupExternalId: string, occurredAt: number, added: string[], removed: string[] = [], eventId = `evt_${sequence++}`): DirectoryEvent => ({
     ...base,
