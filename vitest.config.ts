@@ -9,6 +9,12 @@ export default defineConfig(async () => ({
       miniflare: {
         // Lets tests call exports.default.queue() directly; test-only, never in wrangler.toml.
         compatibilityFlags: ["service_binding_extra_handlers"],
+        // Same queues as wrangler.toml, delivered without the 5 s batching wait so end-to-end
+        // tests drain quickly; two retries before dead-lettering.
+        queueConsumers: {
+          "directory-events": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 2, deadLetterQueue: "directory-events-dlq" },
+          "directory-events-dlq": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 10 },
+        },
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           // Test-only secrets: an HMAC secret (rotation list of two) and the Standard Webhooks
@@ -22,5 +28,6 @@ export default defineConfig(async () => ({
   ],
   test: {
     setupFiles: ["./test/apply-migrations.ts"],
+    testTimeout: 30_000,
   },
 }));

@@ -3,7 +3,6 @@ CREATE TABLE `dead_letters` (
 	`provider` text,
 	`event_id` text,
 	`body` text NOT NULL,
-	`attempts` integer NOT NULL,
 	`recorded_at` integer NOT NULL
 );
 --> statement-breakpoint

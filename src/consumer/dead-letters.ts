@@ -16,7 +16,7 @@ export async function recordDeadLetterBatch(
     const parsed = queueMessage.safeParse(raw.body);
     const message = parsed.success ? parsed.data : null;
     try {
-      await recordDeadLetter(d1, { messageId: raw.id, body: safeStringify(raw.body), attempts: raw.attempts, message }, options.now());
+      await recordDeadLetter(d1, { messageId: raw.id, body: safeStringify(raw.body), message }, options.now());
       log("event.dead_lettered", { messageId: raw.id, ...(message ? keyOf(message) : {}), decodable: parsed.success });
       raw.ack();
     } catch (error) {

@@ -90,28 +90,31 @@ export async function recordFailure(d1: D1Database, row: OutcomeRow, error: unkn
 
 /**
  * A message the queue gave up on. The body is stored verbatim (even if it does not decode) and
- * the event, when known, is marked dead_lettered so operators can find and replay it.
+ * the event, when known, is marked dead_lettered so operators can find and replay it. Its last
+ * error and attempt count stay as the main consumer recorded them: the dead-letter queue counts
+ * its own deliveries from 1 again.
  */
 export async function recordDeadLetter(
   d1: D1Database,
-  input: { messageId: string; body: string; attempts: number; message: QueueMessage | null },
+  input: { messageId: string; body: string; message: QueueMessage | null },
   now: number,
 ): Promise<void> {
   const key = input.message ? keyOf(input.message) : null;
   const statements = [
     sql`
-    INSERT INTO dead_letters (message_id, provider, event_id, body, attempts, recorded_at)
-    VALUES (${input.messageId}, ${key?.provider ?? null}, ${key?.eventId ?? null}, ${input.body}, ${input.attempts}, ${now})
+    INSERT INTO dead_letters (message_id, provider, event_id, body, recorded_at)
+    VALUES (${input.messageId}, ${key?.provider ?? null}, ${key?.eventId ?? null}, ${input.body}, ${now})
     ON CONFLICT (message_id) DO NOTHING`,
   ];
   if (input.message && key) {
     const sourceType = input.message.kind === "event" ? input.message.event.sourceType : input.message.sourceType;
     statements.push(sql`
-    INSERT INTO event_log (provider, event_id, source_type, status, error, attempts, received_at, updated_at, message)
-    VALUES (${key.provider}, ${key.eventId}, ${sourceType}, 'dead_lettered', 'max_retries_exceeded', ${input.attempts},
+    INSERT INTO event_log (provider, event_id, source_type, status, error, received_at, updated_at, message)
+    VALUES (${key.provider}, ${key.eventId}, ${sourceType}, 'dead_lettered', 'max_retries_exceeded',
             ${input.message.receivedAt}, ${now}, ${input.body})
     ON CONFLICT (provider, event_id) DO UPDATE SET
-      status = 'dead_lettered', attempts = excluded.attempts, updated_at = excluded.updated_at, message = excluded.message
+      status = 'dead_lettered', error = coalesce(event_log.error, excluded.error),
+      updated_at = excluded.updated_at, message = excluded.message
     WHERE event_log.status NOT IN ('applied', 'ignored')`);
   }
   await runAtomically(d1, statements);

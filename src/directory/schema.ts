@@ -107,6 +107,7 @@ export const eventLog = sqliteTable(
     reason: text("reason"),
     /** The last processing error, without secrets. */
     error: text("error"),
+    /** Main-queue deliveries tried so far (the queue's `attempts` at the last outcome). */
     attempts: integer("attempts").notNull().default(0),
     occurredAt: integer("occurred_at"),
     receivedAt: integer("received_at").notNull(),
@@ -130,7 +131,6 @@ export const deadLetters = sqliteTable(
     eventId: text("event_id"),
     /** The message body as received (JSON). Kept verbatim even when it does not decode. */
     body: text("body").notNull(),
-    attempts: integer("attempts").notNull(),
     recordedAt: integer("recorded_at").notNull(),
   },
   (table) => [index("dead_letters_event_idx").on(table.provider, table.eventId)],

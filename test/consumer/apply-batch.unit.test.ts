@@ -137,15 +137,24 @@ describe("dead-letter consumer", () => {
   it("records dead letters in D1, marks known events dead_lettered, and keeps undecodable bodies verbatim", async () => {
     const event = events.userUpserted("dead", 1000);
     const poison = { v: 99, kind: "from_the_future" };
-    const { result, ids } = await deliverBatch([eventMessage(event), poison], { queue: "directory-events-dlq", attempts: 6 });
+    const message = eventMessage(event);
+    const { result, ids } = await deliverBatch([message, poison], { queue: "directory-events-dlq" });
     expect(result.explicitAcks.sort()).toEqual([...ids].sort());
 
-    const rows = await env.DB.prepare("SELECT message_id, provider, event_id, body, attempts FROM dead_letters ORDER BY message_id").all();
+    const rows = await env.DB.prepare("SELECT message_id, provider, event_id, body FROM dead_letters ORDER BY message_id").all();
     expect(rows.results).toEqual([
-      { message_id: ids[0], provider: "scalekit", event_id: event.eventId, body: JSON.stringify(eventMessage(event, (JSON.parse(rows.results[0]!.body as string) as { receivedAt: number }).receivedAt)), attempts: 6 },
-      { message_id: ids[1], provider: null, event_id: null, body: JSON.stringify(poison), attempts: 6 },
+      { message_id: ids[0], provider: "scalekit", event_id: event.eventId, body: JSON.stringify(message) },
+      { message_id: ids[1], provider: null, event_id: null, body: JSON.stringify(poison) },
     ]);
-    expect(await eventLogRow(event.eventId)).toMatchObject({ status: "dead_lettered", attempts: 6 });
+    expect(await eventLogRow(event.eventId)).toMatchObject({ status: "dead_lettered", error: "max_retries_exceeded" });
+  });
+
+  it("keeps the main consumer's last error and attempt count when an event is dead-lettered", async () => {
+    const event = events.userUpserted("poisoned", 1000);
+    const failing = countingD1(env.DB, (statements) => (statements.some((sql) => sql.includes("INSERT INTO users")) ? new Error("D1_ERROR: bad row") : undefined));
+    await deliverBatch([eventMessage(event)], { env: withDb(failing.db), attempts: 3 });
+    await deliverBatch([eventMessage(event)], { queue: "directory-events-dlq" });
+    expect(await eventLogRow(event.eventId)).toMatchObject({ status: "dead_lettered", attempts: 3, error: expect.stringContaining("bad row") });
   });
 
   it("retries a dead letter it could not record rather than dropping it", async () => {
