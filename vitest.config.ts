@@ -1,6 +1,13 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+// Test-only secrets: an HMAC secret list of two (rotation) whose second entry is the Standard
+// Webhooks reference secret (test/support/vectors.ts). The miniflare binding below is what tests
+// see, even when a developer's .dev.vars exists; process.env only satisfies wrangler's
+// `[secrets] required` check on a clean clone (which would otherwise warn).
+const TEST_WEBHOOK_SECRET = "whsec_dGVzdC1vbGQtc2VjcmV0LXJvdGF0ZWQtb3V0LXNvb24= whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+process.env.SCALEKIT_WEBHOOK_SECRET ??= TEST_WEBHOOK_SECRET;
+
 // Tests run inside workerd with the real D1, KV and Queue bindings from wrangler.toml.
 export default defineConfig(async () => ({
   plugins: [
@@ -17,10 +24,7 @@ export default defineConfig(async () => ({
         },
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
-          // Test-only secrets: an HMAC secret (rotation list of two) and the Standard Webhooks
-          // reference Ed25519 public key (see test/support/vectors.ts).
-          SCALEKIT_WEBHOOK_SECRET:
-            "whsec_dGVzdC1vbGQtc2VjcmV0LXJvdGF0ZWQtb3V0LXNvb24= whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+          SCALEKIT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
           RETRY_BASE_DELAY_SECONDS: "0",
         },
       },
