@@ -14,6 +14,18 @@ import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlit
  * Rows are keyed by (provider, external_id): ids are only unique within one provider.
  */
 
+/** Columns users and groups share: where the record came from, and its ordering state. */
+const syncedRecordColumns = () => ({
+  organizationId: text("organization_id"),
+  directoryId: text("directory_id"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  deletedAt: integer("deleted_at"),
+  lastEventAt: integer("last_event_at").notNull(),
+  lastEventVersion: text("last_event_version").notNull(),
+  membershipsResetVersion: text("memberships_reset_version"),
+});
+
 export const users = sqliteTable(
   "users",
   {
@@ -23,14 +35,7 @@ export const users = sqliteTable(
     firstName: text("first_name"),
     lastName: text("last_name"),
     active: integer("active", { mode: "boolean" }).notNull().default(true),
-    organizationId: text("organization_id"),
-    directoryId: text("directory_id"),
-    createdAt: integer("created_at").notNull(),
-    updatedAt: integer("updated_at").notNull(),
-    deletedAt: integer("deleted_at"),
-    lastEventAt: integer("last_event_at").notNull(),
-    lastEventVersion: text("last_event_version").notNull(),
-    membershipsResetVersion: text("memberships_reset_version"),
+    ...syncedRecordColumns(),
   },
   (table) => [
     primaryKey({ columns: [table.provider, table.externalId] }),
@@ -45,14 +50,7 @@ export const groups = sqliteTable(
     provider: text("provider").notNull(),
     externalId: text("external_id").notNull(),
     name: text("name"),
-    organizationId: text("organization_id"),
-    directoryId: text("directory_id"),
-    createdAt: integer("created_at").notNull(),
-    updatedAt: integer("updated_at").notNull(),
-    deletedAt: integer("deleted_at"),
-    lastEventAt: integer("last_event_at").notNull(),
-    lastEventVersion: text("last_event_version").notNull(),
-    membershipsResetVersion: text("memberships_reset_version"),
+    ...syncedRecordColumns(),
   },
   (table) => [
     primaryKey({ columns: [table.provider, table.externalId] }),

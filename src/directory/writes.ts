@@ -95,22 +95,7 @@ function deleteUsers(rows: Rows, now: number): SQL[] {
       active = 0, deleted_at = excluded.deleted_at, updated_at = excluded.updated_at,
       last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
     WHERE excluded.last_event_version > users.last_event_version`,
-    // Not guarded by last_event_version: a delete older than the user's current state (say, a
-    // re-create) still removes the memberships that were older than the delete.
-    sql`
-    UPDATE users SET memberships_reset_version = d.version
-    FROM (SELECT r.value ->> 'provider' AS provider, r.value ->> 'externalId' AS external_id,
-                 max(r.value ->> 'version') AS version
-          FROM json_each(${payload}) AS r GROUP BY 1, 2) AS d
-    WHERE users.provider = d.provider AND users.external_id = d.external_id
-      AND (users.memberships_reset_version IS NULL OR users.memberships_reset_version < d.version)`,
-    sql`
-    UPDATE group_members SET removed_at = d.occurred_at
-    FROM (SELECT r.value ->> 'provider' AS provider, r.value ->> 'externalId' AS external_id,
-                 max(r.value ->> 'version') AS version, max(r.value ->> 'occurredAt') AS occurred_at
-          FROM json_each(${payload}) AS r GROUP BY 1, 2) AS d
-    WHERE group_members.provider = d.provider AND group_members.user_external_id = d.external_id
-      AND group_members.removed_at IS NULL AND group_members.last_event_version < d.version`,
+    ...resetMemberships("users", payload),
   ];
 }
 
@@ -146,19 +131,31 @@ function deleteGroups(rows: Rows, now: number): SQL[] {
       deleted_at = excluded.deleted_at, updated_at = excluded.updated_at,
       last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
     WHERE excluded.last_event_version > groups.last_event_version`,
+    ...resetMemberships("groups", payload),
+  ];
+}
+
+/**
+ * After deleting users or groups: record the delete's version as their membership reset (never
+ * moving it backwards), and remove every membership older than the delete. Not guarded by the
+ * record's last_event_version: a delete older than its current state (say, a re-create) still
+ * removes the memberships that were older than the delete.
+ */
+function resetMemberships(table: "users" | "groups", payload: string): SQL[] {
+  const records = sql.raw(table);
+  const memberColumn = sql.raw(table === "users" ? "user_external_id" : "group_external_id");
+  const deletes = sql`
+    (SELECT r.value ->> 'provider' AS provider, r.value ->> 'externalId' AS external_id,
+            max(r.value ->> 'version') AS version, max(r.value ->> 'occurredAt') AS occurred_at
+     FROM json_each(${payload}) AS r GROUP BY 1, 2) AS d`;
+  return [
     sql`
-    UPDATE groups SET memberships_reset_version = d.version
-    FROM (SELECT r.value ->> 'provider' AS provider, r.value ->> 'externalId' AS external_id,
-                 max(r.value ->> 'version') AS version
-          FROM json_each(${payload}) AS r GROUP BY 1, 2) AS d
-    WHERE groups.provider = d.provider AND groups.external_id = d.external_id
-      AND (groups.memberships_reset_version IS NULL OR groups.memberships_reset_version < d.version)`,
+    UPDATE ${records} SET memberships_reset_version = d.version FROM ${deletes}
+    WHERE ${records}.provider = d.provider AND ${records}.external_id = d.external_id
+      AND (${records}.memberships_reset_version IS NULL OR ${records}.memberships_reset_version < d.version)`,
     sql`
-    UPDATE group_members SET removed_at = d.occurred_at
-    FROM (SELECT r.value ->> 'provider' AS provider, r.value ->> 'externalId' AS external_id,
-                 max(r.value ->> 'version') AS version, max(r.value ->> 'occurredAt') AS occurred_at
-          FROM json_each(${payload}) AS r GROUP BY 1, 2) AS d
-    WHERE group_members.provider = d.provider AND group_members.group_external_id = d.external_id
+    UPDATE group_members SET removed_at = d.occurred_at FROM ${deletes}
+    WHERE group_members.provider = d.provider AND group_members.${memberColumn} = d.external_id
       AND group_members.removed_at IS NULL AND group_members.last_event_version < d.version`,
   ];
 }
