@@ -12,6 +12,9 @@ import { z } from "zod";
 const id = z.string().min(1).max(256);
 const optionalText = z.string().max(1024).nullable();
 
+/** SCIM enterprise-extension values and similar flat attributes a provider supplies. */
+export const userAttributes = z.record(z.string().max(128), z.union([z.string().max(1024), z.number(), z.boolean(), z.null()]));
+
 export const directoryUser = z.object({
   externalId: id,
   email: optionalText,
@@ -20,6 +23,11 @@ export const directoryUser = z.object({
   active: z.boolean(),
   organizationId: optionalText,
   directoryId: optionalText,
+  /** SCIM `userName`, where the provider has one. */
+  userName: optionalText.default(null),
+  /** SCIM `externalId`: the id in the customer's HR system, where the provider has one. */
+  scimExternalId: optionalText.default(null),
+  attributes: userAttributes.nullable().default(null),
 });
 export type DirectoryUser = z.infer<typeof directoryUser>;
 
@@ -48,6 +56,19 @@ export const directoryEvent = z.discriminatedUnion("kind", [
     /** The profile as the delete event carries it; null fields keep their last known value. */
     user: directoryUser.omit({ active: true }),
   }),
+  /**
+   * The provider only says which user changed: the consumer fetches the current record from the
+   * provider's SCIM API and applies that (or forgets the user if SCIM answers 404).
+   */
+  z.object({
+    ...eventBase,
+    kind: z.literal("user_refresh"),
+    externalId: id,
+    /** `deactivated`: the fetched record is expected to be inactive; it is applied either way. */
+    reason: z.enum(["updated", "deactivated"]),
+  }),
+  /** Erase the user's personal data everywhere, keeping a tombstone (GDPR-style deletion). */
+  z.object({ ...eventBase, kind: z.literal("user_forgotten"), externalId: id }),
   z.object({ ...eventBase, kind: z.literal("group_upserted"), group: directoryGroup }),
   z.object({
     ...eventBase,

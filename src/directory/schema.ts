@@ -36,6 +36,14 @@ export const users = sqliteTable(
     lastName: text("last_name"),
     active: integer("active", { mode: "boolean" }).notNull().default(true),
     ...syncedRecordColumns(),
+    userName: text("user_name"),
+    scimExternalId: text("scim_external_id"),
+    /** Flat provider attributes (SCIM enterprise extension), JSON. */
+    attributes: text("attributes", { mode: "json" }),
+    /** SHA-256 of the normalized profile: reconciliation writes a row only when this changes. */
+    fingerprint: text("fingerprint"),
+    /** Set when the user's personal data was erased; the row stays as a tombstone. */
+    forgottenAt: integer("forgotten_at"),
   },
   (table) => [
     primaryKey({ columns: [table.provider, table.externalId] }),
@@ -112,11 +120,14 @@ export const eventLog = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
     /** The queue message as enqueued (JSON), so a failed event can be replayed. */
     message: text("message"),
+    /** The user or group the event is about, so forgetting a user can purge its messages. */
+    subject: text("subject"),
   },
   (table) => [
     primaryKey({ columns: [table.provider, table.eventId] }),
     index("event_log_status_idx").on(table.status, table.receivedAt),
     index("event_log_received_idx").on(table.receivedAt),
+    index("event_log_subject_idx").on(table.provider, table.subject),
   ],
 );
 
@@ -127,9 +138,75 @@ export const deadLetters = sqliteTable(
     messageId: text("message_id").primaryKey(),
     provider: text("provider"),
     eventId: text("event_id"),
+    subject: text("subject"),
     /** The message body as received (JSON). Kept verbatim even when it does not decode. */
     body: text("body").notNull(),
     recordedAt: integer("recorded_at").notNull(),
   },
   (table) => [index("dead_letters_event_idx").on(table.provider, table.eventId)],
+);
+
+export const reconcileStatuses = ["running", "completed", "guard_tripped", "failed"] as const;
+export type ReconcileStatus = (typeof reconcileStatuses)[number];
+
+/**
+ * One reconciliation run against a provider's SCIM upstream: its checkpoint (so a crashed run
+ * resumes where it stopped) and its report.
+ */
+export const reconcileRuns = sqliteTable(
+  "reconcile_runs",
+  {
+    id: text("id").primaryKey(),
+    provider: text("provider").notNull(),
+    status: text("status", { enum: reconcileStatuses }).notNull(),
+    /** scan (listing pages) → sweep (confirming local users the listing did not show) → finish. */
+    phase: text("phase", { enum: ["scan", "sweep", "finish", "done"] }).notNull(),
+    trigger: text("trigger").notNull(),
+    startedAt: integer("started_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    finishedAt: integer("finished_at"),
+    /** Checkpoint: the SCIM startIndex of the next page to read. */
+    nextStartIndex: integer("next_start_index").notNull().default(1),
+    /** Checkpoint of the sweep: local users are confirmed in external_id order after this one. */
+    sweepAfter: text("sweep_after").notNull().default(""),
+    upstreamTotal: integer("upstream_total"),
+    pages: integer("pages").notNull().default(0),
+    scanned: integer("scanned").notNull().default(0),
+    created: integer("created").notNull().default(0),
+    updated: integer("updated").notNull().default(0),
+    deactivated: integer("deactivated").notNull().default(0),
+    forgotten: integer("forgotten").notNull().default(0),
+    unchanged: integer("unchanged").notNull().default(0),
+    errors: integer("errors").notNull().default(0),
+    lastError: text("last_error"),
+    /** Why a run stopped short, e.g. the mass-deactivation guard, in words for operators. */
+    note: text("note"),
+  },
+  (table) => [index("reconcile_runs_provider_idx").on(table.provider, table.startedAt)],
+);
+
+/** Scratch: which upstream users a run has seen. Deleted when the run finishes. */
+export const reconcileSeen = sqliteTable(
+  "reconcile_seen",
+  {
+    runId: text("run_id").notNull(),
+    externalId: text("external_id").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.runId, table.externalId] })],
+);
+
+/**
+ * Scratch: removals a run wants to make (deactivations seen in the listing, users confirmed gone
+ * with GET → 404). Held back until the end so the mass-deactivation guard can refuse them all.
+ */
+export const reconcilePending = sqliteTable(
+  "reconcile_pending",
+  {
+    runId: text("run_id").notNull(),
+    externalId: text("external_id").notNull(),
+    action: text("action", { enum: ["deactivate", "forget"] }).notNull(),
+    /** For deactivations: the normalized record to apply (JSON). */
+    record: text("record"),
+  },
+  (table) => [primaryKey({ columns: [table.runId, table.externalId] })],
 );

@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
-import type { DirectoryEvent } from "../events";
+import type { DirectoryEvent, DirectoryUser } from "../events";
 import { eventVersion } from "./version";
+import { userFingerprint } from "./fingerprint";
 
 /**
  * The only code that writes users, groups and group_members.
@@ -20,13 +21,20 @@ export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
     groupUpserts: [] as Rows,
     groupDeletes: [] as Rows,
     memberships: [] as Rows,
+    userForgets: [] as Rows,
   };
   for (const event of events) {
     const base = { provider: event.provider, occurredAt: event.occurredAt, version: eventVersion(event.occurredAt, event.eventId) };
     switch (event.kind) {
       case "user_upserted":
-        rows.userUpserts.push({ ...base, ...event.user, active: event.user.active ? 1 : 0 });
+        rows.userUpserts.push(userRow(base, event.user));
         break;
+      case "user_forgotten":
+        rows.userForgets.push({ ...base, externalId: event.externalId });
+        break;
+      case "user_refresh":
+        // Resolved into user_upserted / user_forgotten by the consumer before it gets here.
+        throw new Error("user_refresh must be resolved against the upstream before it is applied");
       case "user_deleted":
         rows.userDeletes.push({ ...base, ...event.user });
         break;
@@ -45,6 +53,7 @@ export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
   const statements: SQL[] = [];
   if (rows.userUpserts.length) statements.push(upsertUsers(rows.userUpserts, now));
   if (rows.userDeletes.length) statements.push(...deleteUsers(rows.userDeletes, now));
+  if (rows.userForgets.length) statements.push(...forgetUsers(rows.userForgets, now));
   if (rows.groupUpserts.length) statements.push(upsertGroups(rows.groupUpserts, now));
   if (rows.groupDeletes.length) statements.push(...deleteGroups(rows.groupDeletes, now));
   if (rows.memberships.length) statements.push(addMembers(rows.memberships), removeMembers(rows.memberships));
@@ -53,20 +62,66 @@ export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
 
 const json = (rows: unknown) => JSON.stringify(rows);
 
-function upsertUsers(rows: Rows, now: number): SQL {
+interface VersionedBase {
+  provider: string;
+  occurredAt: number;
+  version: string;
+}
+
+/** A users row as the upsert statements read it from JSON. */
+export function userRow(base: VersionedBase, user: DirectoryUser): Record<string, unknown> {
+  return { ...base, ...user, active: user.active ? 1 : 0, fingerprint: userFingerprint(user) };
+}
+
+/**
+ * Snapshot upsert, guarded by version. `onlyIfLive` (reconciliation) also refuses to touch a
+ * forgotten user: a listing page read before the erasure must not bring the person back.
+ */
+export function upsertUsers(rows: Rows, now: number, options: { onlyIfLive?: boolean } = {}): SQL {
+  const liveGuard = options.onlyIfLive ? sql` AND users.forgotten_at IS NULL` : sql``;
   return sql`
     INSERT INTO users (provider, external_id, email, first_name, last_name, active, organization_id, directory_id,
+                       user_name, scim_external_id, attributes, fingerprint,
                        created_at, updated_at, deleted_at, last_event_at, last_event_version)
     SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'email', r.value ->> 'firstName',
            r.value ->> 'lastName', r.value ->> 'active', r.value ->> 'organizationId', r.value ->> 'directoryId',
+           r.value ->> 'userName', r.value ->> 'scimExternalId', r.value ->> 'attributes', r.value ->> 'fingerprint',
            ${now}, ${now}, NULL, r.value ->> 'occurredAt', r.value ->> 'version'
     FROM json_each(${json(rows)}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
       email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name,
       active = excluded.active, organization_id = excluded.organization_id, directory_id = excluded.directory_id,
-      deleted_at = NULL, updated_at = excluded.updated_at,
+      user_name = excluded.user_name, scim_external_id = excluded.scim_external_id,
+      attributes = excluded.attributes, fingerprint = excluded.fingerprint,
+      deleted_at = NULL, forgotten_at = NULL, updated_at = excluded.updated_at,
       last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
-    WHERE excluded.last_event_version > users.last_event_version`;
+    WHERE excluded.last_event_version > users.last_event_version${liveGuard}`;
+}
+
+/**
+ * Erasure: personal data is removed whatever the event's version (an erasure request always wins
+ * over the data it erases), a tombstone row remains, and memberships are removed. The version
+ * only moves forward, so older events arriving later cannot restore the data.
+ */
+export function forgetUsers(rows: Rows, now: number): SQL[] {
+  const payload = json(rows);
+  return [
+    sql`
+    INSERT INTO users (provider, external_id, active, created_at, updated_at, deleted_at, forgotten_at,
+                       last_event_at, last_event_version)
+    SELECT r.value ->> 'provider', r.value ->> 'externalId', 0, ${now}, ${now},
+           r.value ->> 'occurredAt', r.value ->> 'occurredAt', r.value ->> 'occurredAt', r.value ->> 'version'
+    FROM json_each(${payload}) AS r WHERE true
+    ON CONFLICT (provider, external_id) DO UPDATE SET
+      email = NULL, first_name = NULL, last_name = NULL, user_name = NULL, scim_external_id = NULL,
+      attributes = NULL, fingerprint = NULL, active = 0,
+      deleted_at = coalesce(users.deleted_at, excluded.deleted_at),
+      forgotten_at = coalesce(users.forgotten_at, excluded.forgotten_at),
+      updated_at = excluded.updated_at,
+      last_event_at = max(users.last_event_at, excluded.last_event_at),
+      last_event_version = max(users.last_event_version, excluded.last_event_version)`,
+    ...resetMemberships("users", payload),
+  ];
 }
 
 /**

@@ -78,6 +78,10 @@ function toUser(data: z.infer<typeof userData>, env: Envelope) {
     active: data.active ?? true,
     organizationId: data.organization_id ?? env.organization_id ?? null,
     directoryId: data.directory_id ?? null,
+    // Scalekit's directory events carry no SCIM userName, HR id or extension attributes.
+    userName: null,
+    scimExternalId: null,
+    attributes: null,
   };
 }
 

@@ -32,6 +32,17 @@ export function eventMessage(event: DirectoryEvent, receivedAt = Date.now()): Qu
 }
 
 let sequence = 0;
+
+const profile = (externalId: string) => ({
+  externalId,
+  email: `${externalId}@example.com`,
+  lastName: "Last",
+  organizationId: "org_1",
+  directoryId: "dir_1",
+  userName: null,
+  scimExternalId: null,
+  attributes: null,
+});
 const base = { provider: "scalekit", sourceType: "test" };
 
 /** Neutral events for consumer tests; ids are unique unless given. */
@@ -41,7 +52,7 @@ export const events = {
     eventId,
     occurredAt,
     kind: "user_upserted",
-    user: { externalId, email: `${externalId}@example.com`, firstName: "First", lastName: "Last", active: true, organizationId: "org_1", directoryId: "dir_1", ...fields },
+    user: { ...profile(externalId), firstName: "First", active: true, ...fields },
   }),
   userDeleted: (externalId: string, occurredAt: number, eventId = `evt_${sequence++}`): DirectoryEvent => ({
     ...base,
@@ -49,7 +60,7 @@ export const events = {
     occurredAt,
     kind: "user_deleted",
     // Scalekit's delete carries the whole user, as in its provisioning guide's sample.
-    user: { externalId, email: `${externalId}@example.com`, firstName: "Gone", lastName: "Last", organizationId: "org_1", directoryId: "dir_1" },
+    user: { ...profile(externalId), firstName: "Gone" },
   }),
   groupUpserted: (externalId: string, occurredAt: number, name = "Group", eventId = `evt_${sequence++}`): DirectoryEvent => ({
     ...base,
