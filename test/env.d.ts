@@ -6,6 +6,8 @@ declare global {
     interface Env {
       /** Migrations read by vitest.config.ts, applied by test/apply-migrations.ts. */
       TEST_MIGRATIONS: D1Migration[];
+      /** Base URL of the SCIM test server (test/support/scim-server.ts) started by vitest.config.ts. */
+      TEST_SCIM_SERVER: string;
     }
   }
 }

@@ -12,6 +12,10 @@
  * - `deleteAfterListPage`: delete a user right after serving the Nth list page (the upstream
  *   changing mid-scan, which shifts offsets).
  *
+ * SCIMMY itself has two behaviours real servers share, which the client must survive: a
+ * `startIndex` past the end is answered with the first page again, and a filter with an escaped
+ * quote is rejected (400 invalidFilter) while an escaped backslash silently matches nothing.
+ *
  * Each tenant lives under `/t/<tenant>/scim/v2` with its own users and bearer token, so test files
  * running in parallel never share state. Tenants are created and inspected through
  * `/t/<tenant>/__control` (not SCIM; tests only).
@@ -71,7 +75,7 @@ let declared = false;
 function declareResources() {
   if (declared) return;
   declared = true;
-  SCIMMY.Resources.declare(SCIMMY.Resources.User)
+  SCIMMY.Resources.declare(SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false))
     .egress((resource: InstanceType<typeof SCIMMY.Resources.User>, context: TenantState) => {
       if (resource.id) {
         const user: StoredResource = context.users.get(resource.id);
