@@ -1,4 +1,5 @@
 import type { ProviderAdapter } from "../providers/types";
+import type { ConfiguredAuthentication } from "./authenticate";
 
 /** Hono typing shared by every router: bindings plus per-request variables. */
 export type AppEnv = {
@@ -7,6 +8,6 @@ export type AppEnv = {
     /** The clock, injectable so tests can replay deliveries at any time. */
     now: () => number;
     adapter: ProviderAdapter;
-    secret: string;
+    authentication: ConfiguredAuthentication;
   };
 };

@@ -14,6 +14,8 @@ export type ErrorCode =
   | "invalid_timestamp"
   | "timestamp_outside_tolerance"
   | "invalid_signature"
+  | "missing_authorization"
+  | "invalid_authorization"
   | "invalid_webhook_id"
   | "invalid_json"
   | "invalid_payload"
@@ -31,6 +33,8 @@ const messages: Record<ErrorCode, string> = {
   invalid_timestamp: "webhook-timestamp must be integer Unix seconds.",
   timestamp_outside_tolerance: "webhook-timestamp is too far from the current time.",
   invalid_signature: "No signature matched a configured key.",
+  missing_authorization: "This provider authenticates with an Authorization header, and none was sent.",
+  invalid_authorization: "The Authorization header does not match the configured value.",
   invalid_webhook_id: "webhook-id must be 1-256 printable ASCII characters.",
   invalid_json: "The body is not UTF-8 JSON.",
   invalid_payload: "The body is not an event envelope this provider sends.",

@@ -2,18 +2,17 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { configFrom } from "../config";
 import { providers } from "../providers";
-import type { ProviderAdapter } from "../providers/types";
 import { toQueueMessages, QUEUE_MESSAGE_VERSION, type QueueMessage } from "../queue-message";
 import { markSeen, wasSeen } from "../ingest/seen-deliveries";
-import { InvalidSecretError, verificationKeysFor } from "../verify/keys";
-import { verifyStandardWebhook } from "../verify/standard-webhooks";
 import { log } from "../log";
+import { authenticateDelivery, configuredAuthentication } from "./authenticate";
 import { errorResponse } from "./errors";
 import type { AppEnv } from "./app-env";
 
 /**
- * POST /webhooks/:provider: verify, normalize, dedupe (fast path), enqueue, answer.
- * Nothing here touches D1: the request path is Web Crypto, one KV read and one Queue send.
+ * POST /webhooks/:provider: authenticate, normalize, dedupe (fast path), enqueue, answer.
+ * Nothing here touches D1 or the upstream: the request path is Web Crypto, one KV read and one
+ * Queue send.
  */
 
 const WEBHOOK_ID = /^[\x21-\x7e]{1,256}$/;
@@ -26,46 +25,34 @@ export function webhookRoutes() {
     "/:provider",
     (c, next) => {
       const adapter = providers.get(c.req.param("provider"));
-      const secret = adapter ? c.env[adapter.secretVariable] : undefined;
-      // A provider with no secret is switched off: indistinguishable from one that does not exist.
-      if (!adapter || typeof secret !== "string" || secret.trim() === "") return errorResponse(c, 404, "provider_not_found");
+      const authentication = adapter ? configuredAuthentication(adapter, c.env) : null;
+      // A provider with nothing configured is switched off: indistinguishable from one that does not exist.
+      if (!adapter || !authentication) return errorResponse(c, 404, "provider_not_found");
       c.set("adapter", adapter);
-      c.set("secret", secret);
+      c.set("authentication", authentication);
       return next();
     },
     // Rejects on Content-Length before reading, or as soon as a streamed body passes the cap.
     (c, next) =>
-      bodyLimit({ maxSize: configFrom(c.env).maxBodyBytes, onError: (c) => errorResponse(c, 413, "payload_too_large") })(
-        c,
-        next,
-      ),
+      bodyLimit({ maxSize: configFrom(c.env).maxBodyBytes, onError: (c) => errorResponse(c, 413, "payload_too_large") })(c, next),
     async (c) => {
       const config = configFrom(c.env);
-      const adapter: ProviderAdapter = c.get("adapter");
-      let keys;
-      try {
-        keys = await verificationKeysFor(c.get("secret"));
-      } catch (error) {
-        if (!(error instanceof InvalidSecretError)) throw error;
-        log("provider.misconfigured", { provider: adapter.name, error: error.message });
-        return errorResponse(c, 503, "provider_misconfigured", {}, { "Retry-After": "60" });
-      }
-
+      const adapter = c.get("adapter");
       // The exact bytes received: signatures are over these, never over a re-serialization.
       const body = new Uint8Array(await c.req.arrayBuffer());
       const nowMs = c.get("now")();
-      const verification = await verifyStandardWebhook({
+      const authenticated = await authenticateDelivery(c.get("authentication"), {
         headers: c.req.raw.headers,
         body,
-        keys,
-        nowSeconds: Math.floor(nowMs / 1000),
+        nowMs,
         toleranceSeconds: config.toleranceSeconds,
       });
-      if (!verification.ok) {
-        log("webhook.rejected", { provider: adapter.name, code: verification.code });
-        return errorResponse(c, 401, verification.code);
+      if (!authenticated.ok) {
+        log("webhook.rejected", { provider: adapter.name, code: authenticated.code });
+        const retryLater: Record<string, string> = authenticated.status === 503 ? { "Retry-After": "60" } : {};
+        return errorResponse(c, authenticated.status, authenticated.code, {}, retryLater);
       }
-      if (!WEBHOOK_ID.test(verification.webhookId)) return errorResponse(c, 400, "invalid_webhook_id");
+      if (authenticated.webhookId !== null && !WEBHOOK_ID.test(authenticated.webhookId)) return errorResponse(c, 400, "invalid_webhook_id");
 
       let json: unknown;
       try {
@@ -73,11 +60,7 @@ export function webhookRoutes() {
       } catch {
         return errorResponse(c, 400, "invalid_json");
       }
-      const result = adapter.parse({
-        body: json,
-        webhookId: verification.webhookId,
-        webhookTimestampMs: verification.timestampSeconds * 1000,
-      });
+      const result = adapter.parse({ body: json, rawBody: body, headers: c.req.raw.headers, ...authenticated, receivedAtMs: nowMs });
       if (result.outcome === "invalid") return errorResponse(c, 400, "invalid_payload", { issues: result.issues });
 
       const eventId = result.outcome === "event" ? result.event.eventId : result.eventId;

@@ -1,5 +1,6 @@
+import { firstup } from "./firstup";
 import { scalekit } from "./scalekit";
 import type { ProviderAdapter } from "./types";
 
 /** Registered webhook providers, by the `:provider` path segment. */
-export const providers: ReadonlyMap<string, ProviderAdapter> = new Map([[scalekit.name, scalekit]]);
+export const providers: ReadonlyMap<string, ProviderAdapter> = new Map([scalekit, firstup].map((adapter) => [adapter.name, adapter]));

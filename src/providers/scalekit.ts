@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { DirectoryEvent } from "../events";
+import { describeIssues } from "./issues";
 import type { AdapterResult, ProviderAdapter, ProviderDelivery } from "./types";
 
 /**
@@ -96,12 +97,13 @@ function toGroup(data: z.infer<typeof groupData>, env: Envelope) {
 
 export const scalekit: ProviderAdapter = {
   name: "scalekit",
-  secretVariable: "SCALEKIT_WEBHOOK_SECRET",
+  authentication: { standardWebhooksSecret: "SCALEKIT_WEBHOOK_SECRET" },
   parse(delivery: ProviderDelivery): AdapterResult {
     const parsedEnvelope = envelope.safeParse(delivery.body);
     if (!parsedEnvelope.success) return { outcome: "invalid", issues: describeIssues(parsedEnvelope.error) };
     const env = parsedEnvelope.data;
     const eventId = env.id ?? delivery.webhookId;
+    if (!eventId) return { outcome: "invalid", issues: ["id: missing (and no webhook-id header)"] };
 
     const action = env.type.startsWith(EVENT_PREFIX) ? env.type.slice(EVENT_PREFIX.length) : undefined;
     const handler = action !== undefined && Object.hasOwn(handlers, action) ? handlers[action] : undefined;
@@ -109,7 +111,7 @@ export const scalekit: ProviderAdapter = {
 
     // The provider's event time orders state changes; the signed delivery time is the fallback.
     const eventTime = env.occurred_at ?? env.timestamp;
-    const occurredAt = eventTime ? Date.parse(eventTime) : delivery.webhookTimestampMs;
+    const occurredAt = eventTime ? Date.parse(eventTime) : (delivery.signedAtMs ?? delivery.receivedAtMs);
     const common: Common = { provider: "scalekit", eventId, occurredAt, sourceType: env.type };
     try {
       return { outcome: "event", event: handler(env.data, common, env) };
@@ -119,11 +121,3 @@ export const scalekit: ProviderAdapter = {
     }
   },
 };
-
-/** Paths and messages only: zod issues can echo input values, which may be personal data. */
-export function describeIssues(error: z.ZodError, prefix?: string): string[] {
-  return error.issues.slice(0, 10).map((issue) => {
-    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
-    return `${path || "(body)"}: ${issue.code}`;
-  });
-}

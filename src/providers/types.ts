@@ -1,12 +1,16 @@
 import type { DirectoryEvent } from "../events";
 
-/** What an adapter is given: the verified body (already JSON-parsed) and delivery metadata. */
+/** What an adapter is given: the authenticated body (already JSON-parsed) and delivery metadata. */
 export interface ProviderDelivery {
   body: unknown;
-  /** The signed `webhook-id` header, the fallback idempotency key. */
-  webhookId: string;
-  /** The signed `webhook-timestamp`, in ms; the fallback event time. */
-  webhookTimestampMs: number;
+  /** The exact bytes received (for adapters that derive an id from the content). */
+  rawBody: Uint8Array;
+  headers: Headers;
+  /** The signed `webhook-id` header, when the delivery used Standard Webhooks. */
+  webhookId: string | null;
+  /** The signed `webhook-timestamp` in ms, when the delivery used Standard Webhooks. */
+  signedAtMs: number | null;
+  receivedAtMs: number;
 }
 
 export type AdapterResult =
@@ -17,12 +21,22 @@ export type AdapterResult =
   | { outcome: "invalid"; issues: string[] };
 
 /**
+ * How a provider's deliveries prove where they come from. The first one configured is used; with
+ * none configured the provider is off (404).
+ */
+export interface ProviderAuthentication {
+  /** Secret list for Standard Webhooks signatures (`whsec_…`, `whpk_…`). */
+  standardWebhooksSecret: keyof Env;
+  /** The exact `Authorization` header value the provider was configured to send. */
+  authorizationHeader?: keyof Env;
+}
+
+/**
  * A webhook sender. Adding a provider is one new file implementing this, registered in
  * providers/index.ts.
  */
 export interface ProviderAdapter {
   name: string;
-  /** The environment variable holding this provider's Standard Webhooks secret list. */
-  secretVariable: keyof Env;
+  authentication: ProviderAuthentication;
   parse(delivery: ProviderDelivery): AdapterResult;
 }

@@ -3,7 +3,14 @@ import { directoryEvent } from "../../src/events";
 import { scalekit } from "../../src/providers/scalekit";
 import { SCALEKIT_ACTIONS, sampleData, scalekitEvent, scalekitGroup, scalekitUser } from "../support/scalekit";
 
-const delivery = (body: unknown) => ({ body, webhookId: "msg_header_id", webhookTimestampMs: 1_700_000_000_000 });
+const delivery = (body: unknown) => ({
+  body,
+  rawBody: new TextEncoder().encode(JSON.stringify(body)),
+  headers: new Headers(),
+  webhookId: "msg_header_id",
+  signedAtMs: 1_700_000_000_000,
+  receivedAtMs: 1_700_000_001_000,
+});
 
 describe("scalekit adapter", () => {
   it.each(SCALEKIT_ACTIONS)("maps organization.directory.%s to a valid neutral event", (action) => {
