@@ -43,6 +43,8 @@ export default defineConfig(async () => {
     test: {
       setupFiles: ["./test/apply-migrations.ts"],
       testTimeout: 30_000,
+      // The Worker's structured log lines (one JSON object per event) are noise in test output.
+      onConsoleLog: (line: string) => !line.startsWith('{"event":'),
     },
   };
 });

@@ -24,6 +24,25 @@ export function keyOf(message: QueueMessage): EventKey {
 
 export const keyString = (key: EventKey) => `${key.provider}\u0000${key.eventId}`;
 
+/** The user or group a message is about, so that erasing a user can find its messages. */
+export function subjectOf(message: QueueMessage): string | null {
+  if (message.kind !== "event") return null;
+  const event = message.event;
+  switch (event.kind) {
+    case "user_upserted":
+    case "user_deleted":
+      return event.user.externalId;
+    case "user_refresh":
+    case "user_forgotten":
+      return event.externalId;
+    case "group_upserted":
+    case "group_deleted":
+      return event.group.externalId;
+    case "group_members_changed":
+      return event.groupExternalId;
+  }
+}
+
 const MAX_ERROR_LENGTH = 500;
 
 /** The keys among `keys` already applied: one read, whatever the batch size. */
@@ -39,16 +58,19 @@ export async function findProcessed(db: DrizzleD1Database, keys: EventKey[]): Pr
 export interface OutcomeRow {
   message: QueueMessage;
   attempts: number;
+  /** For applied events: what the upstream said, if noteworthy (e.g. `forgotten_upstream`). */
+  note: string | null;
 }
 
 /** Marks applied events processed and logs every outcome in the batch. Two statements. */
 export function recordOutcomes(rows: OutcomeRow[], now: number): SQL[] {
   const applied = rows.filter((row) => row.message.kind === "event").map((row) => keyOf(row.message));
-  const logged = rows.map(({ message, attempts }) => ({
+  const logged = rows.map(({ message, attempts, note }) => ({
     ...keyOf(message),
+    subject: subjectOf(message),
     sourceType: message.kind === "event" ? message.event.sourceType : message.sourceType,
     status: message.kind === "event" ? "applied" : "ignored",
-    reason: message.kind === "ignored" ? message.reason : null,
+    reason: message.kind === "ignored" ? message.reason : note,
     occurredAt: message.kind === "event" ? message.event.occurredAt : null,
     receivedAt: message.receivedAt,
     attempts,
@@ -61,11 +83,11 @@ export function recordOutcomes(rows: OutcomeRow[], now: number): SQL[] {
   }
   // The stored message is cleared once an event is applied: it is only kept for replay.
   statements.push(sql`
-    INSERT INTO event_log (provider, event_id, source_type, status, reason, error, attempts,
+    INSERT INTO event_log (provider, event_id, subject, source_type, status, reason, error, attempts,
                            occurred_at, received_at, updated_at, message)
-    SELECT r.value ->> 'provider', r.value ->> 'eventId', r.value ->> 'sourceType', r.value ->> 'status',
-           r.value ->> 'reason', NULL, r.value ->> 'attempts', r.value ->> 'occurredAt', r.value ->> 'receivedAt',
-           ${now}, NULL
+    SELECT r.value ->> 'provider', r.value ->> 'eventId', r.value ->> 'subject', r.value ->> 'sourceType',
+           r.value ->> 'status', r.value ->> 'reason', NULL, r.value ->> 'attempts', r.value ->> 'occurredAt',
+           r.value ->> 'receivedAt', ${now}, NULL
     FROM json_each(${JSON.stringify(logged)}) AS r WHERE true
     ON CONFLICT (provider, event_id) DO UPDATE SET
       status = excluded.status, reason = excluded.reason, error = NULL, attempts = excluded.attempts,
@@ -79,8 +101,8 @@ export async function recordFailure(d1: D1Database, row: OutcomeRow, error: unkn
   const key = keyOf(message);
   const sourceType = message.kind === "event" ? message.event.sourceType : message.sourceType;
   await runAtomically(d1, [sql`
-    INSERT INTO event_log (provider, event_id, source_type, status, error, attempts, received_at, updated_at, message)
-    VALUES (${key.provider}, ${key.eventId}, ${sourceType}, 'failed', ${describeError(error)}, ${attempts},
+    INSERT INTO event_log (provider, event_id, subject, source_type, status, error, attempts, received_at, updated_at, message)
+    VALUES (${key.provider}, ${key.eventId}, ${subjectOf(message)}, ${sourceType}, 'failed', ${describeError(error)}, ${attempts},
             ${message.receivedAt}, ${now}, ${JSON.stringify(message)})
     ON CONFLICT (provider, event_id) DO UPDATE SET
       status = 'failed', error = excluded.error, attempts = excluded.attempts,
@@ -102,15 +124,16 @@ export async function recordDeadLetter(
   const key = input.message ? keyOf(input.message) : null;
   const statements = [
     sql`
-    INSERT INTO dead_letters (message_id, provider, event_id, body, recorded_at)
-    VALUES (${input.messageId}, ${key?.provider ?? null}, ${key?.eventId ?? null}, ${input.body}, ${now})
+    INSERT INTO dead_letters (message_id, provider, event_id, subject, body, recorded_at)
+    VALUES (${input.messageId}, ${key?.provider ?? null}, ${key?.eventId ?? null}, ${input.message ? subjectOf(input.message) : null},
+            ${input.body}, ${now})
     ON CONFLICT (message_id) DO NOTHING`,
   ];
   if (input.message && key) {
     const sourceType = input.message.kind === "event" ? input.message.event.sourceType : input.message.sourceType;
     statements.push(sql`
-    INSERT INTO event_log (provider, event_id, source_type, status, error, received_at, updated_at, message)
-    VALUES (${key.provider}, ${key.eventId}, ${sourceType}, 'dead_lettered', 'max_retries_exceeded',
+    INSERT INTO event_log (provider, event_id, subject, source_type, status, error, received_at, updated_at, message)
+    VALUES (${key.provider}, ${key.eventId}, ${subjectOf(input.message)}, ${sourceType}, 'dead_lettered', 'max_retries_exceeded',
             ${input.message.receivedAt}, ${now}, ${input.body})
     ON CONFLICT (provider, event_id) DO UPDATE SET
       status = 'dead_lettered', error = coalesce(event_log.error, excluded.error),
@@ -118,6 +141,22 @@ export async function recordDeadLetter(
     WHERE event_log.status NOT IN ('applied', 'ignored')`);
   }
   await runAtomically(d1, statements);
+}
+
+/**
+ * Erasure reaches the operator tables too: stored queue messages about a forgotten user (kept for
+ * replay) are deleted from the event log, and dead-letter bodies about them are redacted. The rows
+ * stay, so operators still see that something happened and when.
+ */
+export function purgeMessagesAbout(subjects: { provider: string; subject: string }[]): SQL[] {
+  if (subjects.length === 0) return [];
+  const list = JSON.stringify(subjects);
+  const matches = (table: string) => sql`
+    (${sql.raw(table)}.provider, ${sql.raw(table)}.subject) IN (SELECT s.value ->> 'provider', s.value ->> 'subject' FROM json_each(${list}) AS s)`;
+  return [
+    sql`UPDATE event_log SET message = NULL WHERE message IS NOT NULL AND ${matches("event_log")}`,
+    sql`UPDATE dead_letters SET body = '{"redacted":"subject_forgotten"}' WHERE ${matches("dead_letters")}`,
+  ];
 }
 
 /** Error text for operators: the message only, bounded; SQL errors name columns, never values. */

@@ -1,4 +1,5 @@
 import { configFrom } from "../config";
+import { isUpstreamProvider, upstreamClient } from "../upstream";
 import { applyEventBatch } from "./apply-batch";
 import { recordDeadLetterBatch } from "./dead-letters";
 
@@ -7,5 +8,6 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, n
   const config = configFrom(env);
   const options = { now, retryBaseSeconds: config.retryBaseSeconds };
   if (batch.queue === config.deadLetterQueue) return recordDeadLetterBatch(batch, env.DB, options);
-  return applyEventBatch(batch, env.DB, options);
+  const upstreamFor = (provider: string) => (isUpstreamProvider(provider) ? upstreamClient(env, provider) : null);
+  return applyEventBatch(batch, env.DB, { ...options, upstreamFor });
 }

@@ -1,0 +1,144 @@
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { DirectoryEvent } from "../../src/events";
+import { deliverBatch } from "../support/consumer";
+import { eventMessage } from "../support/directory";
+import { scimUser, upstreamTenant } from "../support/upstream";
+
+/** Firstup events resolved by the consumer against a real SCIM server. */
+
+const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const tenant = upstreamTenant("firstup-consumer");
+let sequence = 0;
+
+const refresh = (externalId: string, reason: "updated" | "deactivated" = "updated", occurredAt = Date.parse("2026-03-01T00:00:00Z")): DirectoryEvent => ({
+  provider: "firstup",
+  eventId: `fu_${sequence++}`,
+  occurredAt,
+  sourceType: reason === "updated" ? "user.updated" : "user.deactivated",
+  kind: "user_refresh",
+  externalId,
+  reason,
+});
+
+const userRow = (externalId: string) =>
+  env.DB.prepare(
+    `SELECT email, first_name, last_name, user_name, scim_external_id, attributes, active, deleted_at, forgotten_at, last_event_at, fingerprint
+     FROM users WHERE provider = 'firstup' AND external_id = ?`,
+  )
+    .bind(externalId)
+    .first<Record<string, unknown>>();
+const logRow = (eventId: string) =>
+  env.DB.prepare("SELECT status, reason, error, message, subject FROM event_log WHERE provider = 'firstup' AND event_id = ?").bind(eventId).first<Record<string, unknown>>();
+
+describe("Firstup events in the consumer", () => {
+  beforeEach(async () => {
+    await tenant.reset({
+      users: [
+        scimUser("u_987", {
+          userName: "jane.doe@acme.example",
+          externalId: "HR-987",
+          name: { givenName: "Jane", familyName: "Doe" },
+          emails: [{ value: "jane.personal@example.com", type: "home" }, { value: "jane@acme.example", type: "work", primary: true }],
+          schemas: ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+          [ENTERPRISE]: { employeeNumber: "987", department: "Legal" },
+          meta: { resourceType: "User", lastModified: "2026-03-02T10:00:00.000Z" },
+        }),
+        scimUser("u_654", { active: false }),
+        scimUser("u_still_active", { active: true }),
+      ],
+    });
+  });
+
+  it("user.updated fetches the current SCIM record and applies its values, versioned by meta.lastModified", async () => {
+    const event = refresh("u_987");
+    const { result } = await deliverBatch([eventMessage(event)], { env: tenant.env() });
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await userRow("u_987")).toMatchObject({
+      email: "jane@acme.example",
+      first_name: "Jane",
+      last_name: "Doe",
+      user_name: "jane.doe@acme.example",
+      scim_external_id: "HR-987",
+      attributes: JSON.stringify({ employeeNumber: "987", department: "Legal" }),
+      active: 1,
+      last_event_at: Date.parse("2026-03-02T10:00:00.000Z"),
+    });
+    expect((await userRow("u_987"))?.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(await logRow(event.eventId)).toMatchObject({ status: "applied", reason: null, subject: "u_987" });
+  });
+
+  it("user.deactivated confirms active:false upstream and deactivates", async () => {
+    await deliverBatch([eventMessage(refresh("u_654", "deactivated"))], { env: tenant.env() });
+    expect(await userRow("u_654")).toMatchObject({ active: 0 });
+  });
+
+  it("user.deactivated for a user still active upstream applies the record and notes it", async () => {
+    const event = refresh("u_still_active", "deactivated");
+    await deliverBatch([eventMessage(event)], { env: tenant.env() });
+    expect(await userRow("u_still_active")).toMatchObject({ active: 1 });
+    expect(await logRow(event.eventId)).toMatchObject({ status: "applied", reason: "deactivation_not_confirmed" });
+  });
+
+  it("a 404 from SCIM forgets the user: personal data gone everywhere, tombstone kept", async () => {
+    await deliverBatch([eventMessage(refresh("u_987"))], { env: tenant.env() });
+    // An earlier failed event about this user still holds its payload in the event log.
+    await env.DB.prepare(
+      `INSERT INTO event_log (provider, event_id, subject, source_type, status, error, attempts, received_at, updated_at, message)
+       VALUES ('firstup', 'old_failed', 'u_987', 'user.updated', 'failed', 'x', 1, 0, 0, '{"email":"jane@acme.example"}')`,
+    ).run();
+    await env.DB.prepare(`INSERT INTO dead_letters (message_id, provider, event_id, subject, body, recorded_at) VALUES ('dl1', 'firstup', 'old_dead', 'u_987', '{"email":"jane@acme.example"}', 0)`).run();
+    await env.DB.prepare(`INSERT INTO group_members (provider, group_external_id, user_external_id, added_at, removed_at, last_event_version) VALUES ('firstup', 'g1', 'u_987', 1, NULL, '000000000000001|x')`).run();
+
+    await tenant.remove("u_987");
+    const event = refresh("u_987", "updated", Date.parse("2026-04-01T00:00:00Z"));
+    await deliverBatch([eventMessage(event)], { env: tenant.env() });
+
+    const row = await userRow("u_987");
+    expect(row).toMatchObject({ email: null, first_name: null, last_name: null, user_name: null, scim_external_id: null, attributes: null, active: 0 });
+    expect(row?.forgotten_at).toBe(Date.parse("2026-04-01T00:00:00Z"));
+    expect(await logRow(event.eventId)).toMatchObject({ status: "applied", reason: "forgotten_upstream" });
+    expect(await logRow("old_failed")).toMatchObject({ message: null });
+    const dead = await env.DB.prepare("SELECT body FROM dead_letters WHERE message_id = 'dl1'").first<{ body: string }>();
+    expect(dead?.body).not.toContain("jane");
+    const member = await env.DB.prepare("SELECT removed_at FROM group_members WHERE user_external_id = 'u_987'").first<{ removed_at: number | null }>();
+    expect(member?.removed_at).not.toBeNull();
+  });
+
+  it("user.deleted forgets without asking the upstream, and a late, older update cannot restore the data", async () => {
+    await deliverBatch([eventMessage(refresh("u_987"))], { env: tenant.env() });
+    const statsBefore = await tenant.stats();
+    const forget: DirectoryEvent = { provider: "firstup", eventId: `fu_${sequence++}`, occurredAt: Date.parse("2026-05-01T00:00:00Z"), sourceType: "user.deleted", kind: "user_forgotten", externalId: "u_987" };
+    await deliverBatch([eventMessage(forget)], { env: tenant.env() });
+    expect((await tenant.stats()).requests).toBe(statsBefore.requests);
+    expect(await userRow("u_987")).toMatchObject({ email: null, active: 0 });
+
+    // The upstream still lists the user with an older lastModified (a stale replica).
+    await deliverBatch([eventMessage(refresh("u_987", "updated", Date.parse("2026-03-05T00:00:00Z")))], { env: tenant.env() });
+    expect(await userRow("u_987")).toMatchObject({ email: null, active: 0 });
+  });
+
+  it("an upstream that keeps failing fails only that message: retried, recorded, the rest applied", async () => {
+    await tenant.setQuirks({ failures: { times: 1000, status: 503 } });
+    const failing = refresh("u_987");
+    const scalekitEvent: DirectoryEvent = {
+      provider: "scalekit",
+      eventId: `sk_${sequence++}`,
+      occurredAt: 1,
+      sourceType: "organization.directory.group_created",
+      kind: "group_upserted",
+      group: { externalId: "g_other", name: "Other", organizationId: null, directoryId: null },
+    };
+    const { result, ids } = await deliverBatch([eventMessage(failing), eventMessage(scalekitEvent)], { env: tenant.env() });
+    expect(result.retryMessages.map((retry) => retry.msgId)).toEqual([ids[0]]);
+    expect(result.explicitAcks).toEqual([ids[1]]);
+    expect(await logRow(failing.eventId)).toMatchObject({ status: "failed", error: expect.stringContaining("HTTP 503") });
+  }, 60_000);
+
+  it("without a configured upstream, refreshes are retried (and eventually dead-lettered), never dropped", async () => {
+    const event = refresh("u_987");
+    const { result } = await deliverBatch([eventMessage(event)], { env: { ...env, FIRSTUP_SCIM_URL: "" } });
+    expect(result.retryMessages).toHaveLength(1);
+    expect(await logRow(event.eventId)).toMatchObject({ status: "failed", error: expect.stringContaining("no SCIM upstream") });
+  });
+});
