@@ -9,6 +9,10 @@ const configSchema = z.object({
   DEDUPE_TTL_SECONDS: z.coerce.number().int().min(60).default(7 * 24 * 3600),
   RETRY_BASE_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   DEAD_LETTER_QUEUE: z.string().min(1),
+  RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+  RECONCILE_PAGES_PER_MESSAGE: z.coerce.number().int().min(1).max(40).default(5),
+  RECONCILE_MAX_PAGES: z.coerce.number().int().min(1).default(5000),
+  RECONCILE_MAX_REMOVAL_SHARE: z.coerce.number().min(0).max(1).default(0.1),
 });
 
 export type Config = {
@@ -17,6 +21,14 @@ export type Config = {
   dedupeTtlSeconds: number;
   retryBaseSeconds: number;
   deadLetterQueue: string;
+  reconcile: ReconcileConfig;
+};
+
+export type ReconcileConfig = {
+  pageSize: number;
+  pagesPerMessage: number;
+  maxPages: number;
+  maxRemovalShare: number;
 };
 
 export class ConfigError extends Error {
@@ -42,6 +54,12 @@ export function configFrom(env: Env): Config {
       dedupeTtlSeconds: vars.DEDUPE_TTL_SECONDS,
       retryBaseSeconds: vars.RETRY_BASE_DELAY_SECONDS,
       deadLetterQueue: vars.DEAD_LETTER_QUEUE,
+      reconcile: {
+        pageSize: vars.RECONCILE_PAGE_SIZE,
+        pagesPerMessage: vars.RECONCILE_PAGES_PER_MESSAGE,
+        maxPages: vars.RECONCILE_MAX_PAGES,
+        maxRemovalShare: vars.RECONCILE_MAX_REMOVAL_SHARE,
+      },
     };
     parsed.set(env, config);
   }

@@ -24,9 +24,25 @@ export const queueMessage = z.discriminatedUnion("kind", [
     sourceType: z.string().max(256),
     reason: z.string().max(64),
   }),
+  /**
+   * "Continue reconciliation run `runId` at this checkpoint." The run's row in D1 is the
+   * authority: a message whose phase and cursor are not the run's current checkpoint is stale and
+   * dropped, so duplicate or late messages cannot fork the run.
+   */
+  z.object({
+    v: z.literal(QUEUE_MESSAGE_VERSION),
+    kind: z.literal("reconcile"),
+    runId: z.string().min(1).max(64),
+    phase: z.enum(["scan", "sweep", "finish"]),
+    /** scan: the SCIM startIndex; sweep: the last external_id confirmed; finish: "". */
+    cursor: z.string().max(256),
+  }),
 ]);
 export type QueueMessage = z.infer<typeof queueMessage>;
 export type EventMessage = Extract<QueueMessage, { kind: "event" }>;
+export type ReconcileMessage = Extract<QueueMessage, { kind: "reconcile" }>;
+/** A message that carries a provider's delivery (applied or ignored), as opposed to internal work. */
+export type DeliveryMessage = Exclude<QueueMessage, ReconcileMessage>;
 
 /** Queue messages are at most 128 KB; stay well below it. */
 export const MAX_MESSAGE_BYTES = 100 * 1024;

@@ -3,7 +3,7 @@ import type { SQL } from "drizzle-orm";
 import { directoryWrites } from "../directory/writes";
 import type { DirectoryEvent } from "../events";
 import type { ScimClient } from "../upstream/scim-client";
-import { queueMessage } from "../queue-message";
+import type { DeliveryMessage } from "../queue-message";
 import { log } from "../log";
 import { runAtomically } from "../d1";
 import { findProcessed, keyOf, keyString, purgeMessagesAbout, recordFailure, recordOutcomes, type OutcomeRow } from "./event-log";
@@ -31,28 +31,25 @@ const UPSTREAM_CONCURRENCY = 6;
  * If that batch fails, events are retried one by one so a single poison event cannot hold the
  * others back; each message is then acked or retried on its own.
  */
-export async function applyEventBatch(batch: MessageBatch<unknown>, d1: D1Database, options: ApplyOptions): Promise<void> {
+export async function applyEventBatch(
+  messages: { raw: Message<unknown>; message: DeliveryMessage }[],
+  d1: D1Database,
+  options: ApplyOptions,
+): Promise<void> {
   const db = drizzle(d1);
   const pending: Decoded[] = [];
   const seenInBatch = new Set<string>();
 
-  for (const raw of batch.messages) {
-    const parsed = queueMessage.safeParse(raw.body);
-    if (!parsed.success) {
-      // Possibly from a newer deploy mid-rollout: retry, and let max_retries dead-letter it.
-      log("queue.message_undecodable", { messageId: raw.id, attempts: raw.attempts });
-      raw.retry({ delaySeconds: retryDelaySeconds(raw.attempts, options.retryBaseSeconds) });
-      continue;
-    }
-    const key = keyString(keyOf(parsed.data));
+  for (const { raw, message } of messages) {
+    const key = keyString(keyOf(message));
     if (seenInBatch.has(key)) {
-      log("event.duplicate", { ...keyOf(parsed.data), where: "batch" });
+      log("event.duplicate", { ...keyOf(message), where: "batch" });
       raw.ack();
       continue;
     }
     seenInBatch.add(key);
-    const apply = parsed.data.kind === "event" ? parsed.data.event : null;
-    pending.push({ raw, message: parsed.data, attempts: raw.attempts, apply, note: null });
+    const apply = message.kind === "event" ? message.event : null;
+    pending.push({ raw, message, attempts: raw.attempts, apply, note: null });
   }
   if (pending.length === 0) return;
 

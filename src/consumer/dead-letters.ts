@@ -17,7 +17,8 @@ export async function recordDeadLetterBatch(
     const message = parsed.success ? parsed.data : null;
     try {
       await recordDeadLetter(d1, { messageId: raw.id, body: safeStringify(raw.body), message }, options.now());
-      log("event.dead_lettered", { messageId: raw.id, ...(message ? keyOf(message) : {}), decodable: parsed.success });
+      const key = message && message.kind !== "reconcile" ? keyOf(message) : {};
+      log("event.dead_lettered", { messageId: raw.id, ...key, kind: message?.kind, decodable: parsed.success });
       raw.ack();
     } catch (error) {
       log("dead_letter.not_recorded", { messageId: raw.id, error: String(error) });

@@ -1,6 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
-import type { QueueMessage } from "../queue-message";
+import type { DeliveryMessage, QueueMessage } from "../queue-message";
 import { runAtomically } from "../d1";
 
 /**
@@ -16,7 +16,7 @@ export interface EventKey {
   eventId: string;
 }
 
-export function keyOf(message: QueueMessage): EventKey {
+export function keyOf(message: DeliveryMessage): EventKey {
   return message.kind === "event"
     ? { provider: message.event.provider, eventId: message.event.eventId }
     : { provider: message.provider, eventId: message.eventId };
@@ -25,7 +25,7 @@ export function keyOf(message: QueueMessage): EventKey {
 export const keyString = (key: EventKey) => `${key.provider}\u0000${key.eventId}`;
 
 /** The user or group a message is about, so that erasing a user can find its messages. */
-export function subjectOf(message: QueueMessage): string | null {
+export function subjectOf(message: DeliveryMessage): string | null {
   if (message.kind !== "event") return null;
   const event = message.event;
   switch (event.kind) {
@@ -55,8 +55,16 @@ export async function findProcessed(db: DrizzleD1Database, keys: EventKey[]): Pr
   return new Set(rows.map((row) => keyString({ provider: row.provider, eventId: row.event_id })));
 }
 
+/**
+ * Claims a unit of internal work (a reconciliation step) exactly once: a plain INSERT in the same
+ * batch as the work's writes, so a second worker doing the same step fails and rolls back whole.
+ */
+export function claimOnce(provider: string, eventId: string, now: number): SQL {
+  return sql`INSERT INTO processed_events (provider, event_id, processed_at) VALUES (${provider}, ${eventId}, ${now})`;
+}
+
 export interface OutcomeRow {
-  message: QueueMessage;
+  message: DeliveryMessage;
   attempts: number;
   /** For applied events: what the upstream said, if noteworthy (e.g. `forgotten_upstream`). */
   note: string | null;
@@ -121,20 +129,21 @@ export async function recordDeadLetter(
   input: { messageId: string; body: string; message: QueueMessage | null },
   now: number,
 ): Promise<void> {
-  const key = input.message ? keyOf(input.message) : null;
+  const delivery = input.message && input.message.kind !== "reconcile" ? input.message : null;
+  const key = delivery ? keyOf(delivery) : null;
   const statements = [
     sql`
     INSERT INTO dead_letters (message_id, provider, event_id, subject, body, recorded_at)
-    VALUES (${input.messageId}, ${key?.provider ?? null}, ${key?.eventId ?? null}, ${input.message ? subjectOf(input.message) : null},
+    VALUES (${input.messageId}, ${key?.provider ?? null}, ${key?.eventId ?? null}, ${delivery ? subjectOf(delivery) : null},
             ${input.body}, ${now})
     ON CONFLICT (message_id) DO NOTHING`,
   ];
-  if (input.message && key) {
-    const sourceType = input.message.kind === "event" ? input.message.event.sourceType : input.message.sourceType;
+  if (delivery && key) {
+    const sourceType = delivery.kind === "event" ? delivery.event.sourceType : delivery.sourceType;
     statements.push(sql`
     INSERT INTO event_log (provider, event_id, subject, source_type, status, error, received_at, updated_at, message)
-    VALUES (${key.provider}, ${key.eventId}, ${subjectOf(input.message)}, ${sourceType}, 'dead_lettered', 'max_retries_exceeded',
-            ${input.message.receivedAt}, ${now}, ${input.body})
+    VALUES (${key.provider}, ${key.eventId}, ${subjectOf(delivery)}, ${sourceType}, 'dead_lettered', 'max_retries_exceeded',
+            ${delivery.receivedAt}, ${now}, ${input.body})
     ON CONFLICT (provider, event_id) DO UPDATE SET
       status = 'dead_lettered', error = coalesce(event_log.error, excluded.error),
       updated_at = excluded.updated_at, message = excluded.message

@@ -1,13 +1,39 @@
 import { configFrom } from "../config";
+import { log } from "../log";
+import { queueMessage, type DeliveryMessage, type ReconcileMessage } from "../queue-message";
 import { isUpstreamProvider, upstreamClient } from "../upstream";
 import { applyEventBatch } from "./apply-batch";
+import { retryDelaySeconds } from "./backoff";
 import { recordDeadLetterBatch } from "./dead-letters";
+import { runReconcileSteps } from "./reconcile-steps";
 
-/** Routes a batch to the main consumer or the dead-letter consumer by queue name. */
+/**
+ * The queue() entry point. Dead-letter batches are recorded; other messages are decoded once and
+ * routed: provider deliveries to the event consumer, reconciliation steps to the reconciler.
+ */
 export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, now: () => number = Date.now): Promise<void> {
   const config = configFrom(env);
   const options = { now, retryBaseSeconds: config.retryBaseSeconds };
   if (batch.queue === config.deadLetterQueue) return recordDeadLetterBatch(batch, env.DB, options);
-  const upstreamFor = (provider: string) => (isUpstreamProvider(provider) ? upstreamClient(env, provider) : null);
-  return applyEventBatch(batch, env.DB, { ...options, upstreamFor });
+
+  const deliveries: { raw: Message<unknown>; message: DeliveryMessage }[] = [];
+  const reconcileSteps: { raw: Message<unknown>; message: ReconcileMessage }[] = [];
+  for (const raw of batch.messages) {
+    const parsed = queueMessage.safeParse(raw.body);
+    if (!parsed.success) {
+      // Possibly from a newer deploy mid-rollout: retry, and let max_retries dead-letter it.
+      log("queue.message_undecodable", { messageId: raw.id, attempts: raw.attempts });
+      raw.retry({ delaySeconds: retryDelaySeconds(raw.attempts, config.retryBaseSeconds) });
+    } else if (parsed.data.kind === "reconcile") {
+      reconcileSteps.push({ raw, message: parsed.data });
+    } else {
+      deliveries.push({ raw, message: parsed.data });
+    }
+  }
+
+  const clientFor = (provider: string) => (isUpstreamProvider(provider) ? upstreamClient(env, provider) : null);
+  if (deliveries.length) await applyEventBatch(deliveries, env.DB, { ...options, upstreamFor: clientFor });
+  if (reconcileSteps.length) {
+    await runReconcileSteps(reconcileSteps, { ...options, d1: env.DB, queue: env.EVENTS_QUEUE, clientFor, config: config.reconcile });
+  }
 }

@@ -1,9 +1,11 @@
 import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "../config";
 import { log } from "../log";
 import type { AppEnv } from "./app-env";
 import { errorResponse } from "./errors";
 import { webhookRoutes } from "./webhooks";
+import { adminRoutes } from "./admin";
 
 export interface AppOptions {
   now?: () => number;
@@ -18,8 +20,11 @@ export function createApp(options: AppOptions = {}) {
     await next();
   });
   app.route("/webhooks", webhookRoutes());
+  app.route("/admin", adminRoutes());
   app.notFound((c) => errorResponse(c, 404, "not_found"));
   app.onError((error, c) => {
+    // Middleware such as bearerAuth answer by throwing their response.
+    if (error instanceof HTTPException) return error.getResponse();
     if (error instanceof ConfigError) {
       log("config.invalid", { error: error.message });
       return errorResponse(c, 503, "service_misconfigured", {}, { "Retry-After": "60" });

@@ -19,6 +19,7 @@ export type ErrorCode =
   | "invalid_webhook_id"
   | "invalid_json"
   | "invalid_payload"
+  | "invalid_query"
   | "queue_unavailable"
   | "provider_misconfigured"
   | "service_misconfigured"
@@ -38,6 +39,7 @@ const messages: Record<ErrorCode, string> = {
   invalid_webhook_id: "webhook-id must be 1-256 printable ASCII characters.",
   invalid_json: "The body is not UTF-8 JSON.",
   invalid_payload: "The body is not an event envelope this provider sends.",
+  invalid_query: "A query parameter is missing or invalid.",
   queue_unavailable: "The event could not be queued. Retry later; nothing was recorded.",
   provider_misconfigured: "This provider's verification keys are invalid. Retry later.",
   service_misconfigured: "The service configuration is invalid. Retry later.",

@@ -164,7 +164,10 @@ export function createScimApp() {
     const body = request.body as { upsert?: Record<string, unknown>[]; remove?: string[]; quirks?: Quirks };
     for (const user of body.upsert ?? []) tenant.users.set(String(user.id), user);
     for (const id of body.remove ?? []) tenant.users.delete(id);
-    if (body.quirks) tenant.quirks = body.quirks;
+    if (body.quirks) {
+      tenant.quirks = body.quirks;
+      tenant.listPagesServed = 0; // page-numbered quirks count from when they are set
+    }
     response.status(204).end();
   });
   app.get("/t/:tenant/__control", (request, response) => {

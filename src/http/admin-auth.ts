@@ -1,0 +1,28 @@
+import type { MiddlewareHandler } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import type { AppEnv } from "./app-env";
+import { errorResponse } from "./errors";
+
+/**
+ * `Authorization: Bearer <ADMIN_TOKEN>` for operator routes. ADMIN_TOKEN may list several tokens
+ * (space-separated) for rotation; hono's bearerAuth compares in constant time. Without a
+ * configured token the routes do not exist (404): nothing is reachable by default.
+ *
+ * Responses: 401 `unauthorized` for a missing or wrong token, 400 for a malformed header
+ * (RFC 6750 `invalid_request`).
+ */
+export function adminAuth(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const tokens = (c.env.ADMIN_TOKEN ?? "").split(/\s+/).filter(Boolean);
+    if (tokens.length === 0) return errorResponse(c, 404, "not_found");
+    const failure = (error: "unauthorized" | "invalid_authorization_header") => ({
+      message: { error, message: "Send Authorization: Bearer <ADMIN_TOKEN>." },
+    });
+    return bearerAuth<AppEnv>({
+      token: tokens,
+      noAuthenticationHeader: failure("unauthorized"),
+      invalidToken: failure("unauthorized"),
+      invalidAuthenticationHeader: failure("invalid_authorization_header"),
+    })(c, next);
+  };
+}

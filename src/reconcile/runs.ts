@@ -1,0 +1,150 @@
+import { and, desc, eq, lt, sql, type SQL } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { reconcileRuns, type ReconcileStatus } from "../directory/schema";
+
+/**
+ * The only code that writes reconcile_runs, reconcile_seen and reconcile_pending: a run's
+ * checkpoint and report, and its scratch tables.
+ */
+
+export type ReconcileRun = typeof reconcileRuns.$inferSelect;
+export type Phase = "scan" | "sweep" | "finish";
+
+/** A running run that has not moved for this long has lost its queue chain and is resumed. */
+export const STALL_AFTER_MS = 10 * 60 * 1000;
+
+export interface Counters {
+  pages?: number;
+  scanned?: number;
+  created?: number;
+  updated?: number;
+  unchanged?: number;
+  deactivated?: number;
+  forgotten?: number;
+  errors?: number;
+}
+
+export async function loadRun(d1: D1Database, id: string): Promise<ReconcileRun | null> {
+  return (await drizzle(d1).select().from(reconcileRuns).where(eq(reconcileRuns.id, id)).get()) ?? null;
+}
+
+export async function activeRun(d1: D1Database, provider: string): Promise<ReconcileRun | null> {
+  const db = drizzle(d1);
+  return (
+    (await db
+      .select()
+      .from(reconcileRuns)
+      .where(and(eq(reconcileRuns.provider, provider), eq(reconcileRuns.status, "running")))
+      .orderBy(desc(reconcileRuns.startedAt))
+      .get()) ?? null
+  );
+}
+
+export async function recentRuns(d1: D1Database, provider: string | null, limit: number): Promise<ReconcileRun[]> {
+  const db = drizzle(d1);
+  const query = db.select().from(reconcileRuns).orderBy(desc(reconcileRuns.startedAt)).limit(limit);
+  return provider ? query.where(eq(reconcileRuns.provider, provider)).all() : query.all();
+}
+
+export async function stalledRuns(d1: D1Database, now: number): Promise<ReconcileRun[]> {
+  return drizzle(d1)
+    .select()
+    .from(reconcileRuns)
+    .where(and(eq(reconcileRuns.status, "running"), lt(reconcileRuns.updatedAt, now - STALL_AFTER_MS)))
+    .all();
+}
+
+export async function createRun(d1: D1Database, input: { id: string; provider: string; trigger: string; now: number }): Promise<ReconcileRun> {
+  const [run] = await drizzle(d1)
+    .insert(reconcileRuns)
+    .values({ id: input.id, provider: input.provider, trigger: input.trigger, status: "running", phase: "scan", startedAt: input.now, updatedAt: input.now })
+    .returning();
+  return run!;
+}
+
+/** The checkpoint a run is at, as the queue message that continues it would carry. */
+export function checkpointOf(run: ReconcileRun): { phase: Phase; cursor: string } {
+  if (run.phase === "scan") return { phase: "scan", cursor: String(run.nextStartIndex) };
+  if (run.phase === "sweep") return { phase: "sweep", cursor: run.sweepAfter };
+  return { phase: "finish", cursor: "" };
+}
+
+function increments(counters: Counters): SQL {
+  const parts = Object.entries(counters)
+    .filter(([, value]) => value)
+    .map(([column, value]) => sql`${sql.raw(column)} = ${sql.raw(column)} + ${value}`);
+  return parts.length ? sql`, ${sql.join(parts, sql`, `)}` : sql``;
+}
+
+/** Moves the checkpoint forward and adds to the report; part of the step's atomic batch. */
+export function advance(runId: string, next: { phase: Phase; nextStartIndex?: number; sweepAfter?: string; upstreamTotal?: number }, counters: Counters, now: number): SQL {
+  const sets: SQL[] = [sql`phase = ${next.phase}`, sql`updated_at = ${now}`];
+  if (next.nextStartIndex !== undefined) sets.push(sql`next_start_index = ${next.nextStartIndex}`);
+  if (next.sweepAfter !== undefined) sets.push(sql`sweep_after = ${next.sweepAfter}`);
+  if (next.upstreamTotal !== undefined) sets.push(sql`upstream_total = ${next.upstreamTotal}`);
+  return sql`UPDATE reconcile_runs SET ${sql.join(sets, sql`, `)}${increments(counters)} WHERE id = ${runId}`;
+}
+
+export function finish(runId: string, status: ReconcileStatus, counters: Counters, note: string | null, now: number): SQL {
+  return sql`UPDATE reconcile_runs SET status = ${status}, phase = 'done', note = ${note}, finished_at = ${now}, updated_at = ${now}${increments(counters)}
+             WHERE id = ${runId}`;
+}
+
+/** A step that failed: counted, and the error kept for the report (the queue retries the step). */
+export async function recordStepError(d1: D1Database, runId: string, error: string, now: number, fatal: boolean): Promise<void> {
+  await drizzle(d1)
+    .update(reconcileRuns)
+    .set({
+      errors: sql`${reconcileRuns.errors} + 1`,
+      lastError: error,
+      updatedAt: now,
+      ...(fatal ? { status: "failed" as const, phase: "done" as const, finishedAt: now } : {}),
+    })
+    .where(eq(reconcileRuns.id, runId));
+}
+
+/** Keeps a run from being seen as stalled while a long step is retried. */
+export function touch(runId: string, now: number): SQL {
+  return sql`UPDATE reconcile_runs SET updated_at = ${now} WHERE id = ${runId}`;
+}
+
+export function markSeen(runId: string, externalIds: string[]): SQL[] {
+  if (externalIds.length === 0) return [];
+  return [sql`INSERT OR IGNORE INTO reconcile_seen (run_id, external_id) SELECT ${runId}, s.value FROM json_each(${JSON.stringify(externalIds)}) AS s`];
+}
+
+export async function alreadySeen(d1: D1Database, runId: string, externalIds: string[]): Promise<boolean> {
+  const row = await d1
+    .prepare("SELECT count(*) AS n FROM reconcile_seen WHERE run_id = ? AND external_id IN (SELECT value FROM json_each(?))")
+    .bind(runId, JSON.stringify(externalIds))
+    .first<{ n: number }>();
+  return (row?.n ?? 0) > 0;
+}
+
+export interface PendingRemoval {
+  externalId: string;
+  action: "deactivate" | "forget";
+  /** For deactivations: the users row to upsert (JSON, as directory/writes.ts userRow builds it). */
+  record: Record<string, unknown> | null;
+}
+
+export function stageRemovals(runId: string, removals: PendingRemoval[]): SQL[] {
+  if (removals.length === 0) return [];
+  return [
+    sql`INSERT OR REPLACE INTO reconcile_pending (run_id, external_id, action, record)
+        SELECT ${runId}, p.value ->> 'externalId', p.value ->> 'action', p.value ->> 'record'
+        FROM json_each(${JSON.stringify(removals.map((removal) => ({ ...removal, record: removal.record ? JSON.stringify(removal.record) : null })))}) AS p`,
+  ];
+}
+
+export async function stagedRemovals(d1: D1Database, runId: string): Promise<PendingRemoval[]> {
+  const rows = await d1
+    .prepare("SELECT external_id, action, record FROM reconcile_pending WHERE run_id = ? ORDER BY external_id")
+    .bind(runId)
+    .all<{ external_id: string; action: "deactivate" | "forget"; record: string | null }>();
+  return rows.results.map((row) => ({ externalId: row.external_id, action: row.action, record: row.record ? JSON.parse(row.record) : null }));
+}
+
+export function dropScratch(runId: string): SQL[] {
+  return [sql`DELETE FROM reconcile_seen WHERE run_id = ${runId}`, sql`DELETE FROM reconcile_pending WHERE run_id = ${runId}`];
+}

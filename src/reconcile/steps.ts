@@ -1,0 +1,197 @@
+import type { ReconcileConfig } from "../config";
+import { claimOnce, purgeMessagesAbout } from "../consumer/event-log";
+import { runAtomically } from "../d1";
+import { forgetUsers, upsertUsers } from "../directory/writes";
+import { eventVersion } from "../directory/version";
+import { log } from "../log";
+import { QUEUE_MESSAGE_VERSION, type ReconcileMessage } from "../queue-message";
+import { scanPages, ScimRequestError, type ScimClient } from "../upstream/scim-client";
+import { lastModifiedOf, toDirectoryUser } from "../upstream/scim-user";
+import { classify, storedUsers } from "./classify";
+import {
+  advance,
+  alreadySeen,
+  checkpointOf,
+  dropScratch,
+  finish,
+  loadRun,
+  markSeen,
+  recordStepError,
+  stagedRemovals,
+  stageRemovals,
+  type Counters,
+  type ReconcileRun,
+} from "./runs";
+
+/**
+ * A reconciliation run is a chain of queue messages, each one step from a checkpoint in D1:
+ *
+ * 1. scan: read up to `pagesPerMessage` pages of the upstream listing; write what changed;
+ * 2. sweep: local users the listing did not show are confirmed one by one with GET, because
+ *    offset paging skips records when the upstream changes mid-scan: 404 → to be forgotten,
+ *    found → applied like a listed user;
+ * 3. finish: the mass-removal guard, then the removals, then the scratch tables are dropped.
+ *
+ * Each step's writes, its counters and the checkpoint move commit in one D1 batch together with
+ * a claim on the step (processed_events), so a step runs to effect once however often its
+ * message is delivered, and a crash resumes from the last committed checkpoint.
+ */
+
+export interface StepDeps {
+  d1: D1Database;
+  clientFor: (provider: string) => ScimClient | null;
+  config: ReconcileConfig;
+  now: () => number;
+}
+
+type RunDeps = Omit<StepDeps, "clientFor"> & { client: ScimClient };
+
+/** GETs per sweep message: well under the per-invocation subrequest limit. */
+const SWEEP_BATCH = 40;
+/** Removals per statement when a run finishes (bounds the JSON bound to one statement). */
+const REMOVALS_PER_STATEMENT = 500;
+
+/** Runs the step a message asks for, if it is still the run's checkpoint; returns the next one. */
+export async function continueRun(message: ReconcileMessage, deps: StepDeps): Promise<ReconcileMessage | null> {
+  const run = await loadRun(deps.d1, message.runId);
+  if (!run || run.status !== "running") return null;
+  const checkpoint = checkpointOf(run);
+  if (checkpoint.phase !== message.phase || checkpoint.cursor !== message.cursor) {
+    log("reconcile.stale_message", { runId: run.id, phase: message.phase, cursor: message.cursor });
+    return null;
+  }
+  try {
+    const client = deps.clientFor(run.provider);
+    if (!client) throw new ScimRequestError("unauthorized", null, `no SCIM upstream is configured for ${run.provider}`);
+    const runDeps = { ...deps, client };
+    const next = message.phase === "scan" ? await scanStep(run, runDeps) : message.phase === "sweep" ? await sweepStep(run, runDeps) : await finishStep(run, runDeps);
+    return next ? { v: QUEUE_MESSAGE_VERSION, kind: "reconcile", runId: run.id, ...next } : null;
+  } catch (error) {
+    if (isLostRace(error)) return null; // another delivery of this step committed first
+    const fatal = error instanceof ScimRequestError && error.kind === "unauthorized";
+    await recordStepError(deps.d1, run.id, String(error instanceof Error ? error.message : error), deps.now(), fatal).catch(() => {});
+    log("reconcile.step_failed", { runId: run.id, phase: message.phase, fatal, error: String(error) });
+    if (fatal) return null; // a configuration error: retrying cannot help, the run is marked failed
+    throw error;
+  }
+}
+
+async function scanStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "scan" | "sweep"; cursor: string }> {
+  const { d1, client, config } = deps;
+  const pagesLeft = Math.min(config.pagesPerMessage, Math.max(0, config.maxPages - run.pages));
+  let startIndex = run.nextStartIndex;
+  let cursor = String(startIndex);
+  let scanDone = pagesLeft === 0;
+  const pages = scanPages((start, count) => client.listUsers(start, count), {
+    pageSize: config.pageSize,
+    maxPages: pagesLeft,
+    startIndex,
+    seenBefore: (ids) => alreadySeen(d1, run.id, ids),
+  });
+  let pagesRead = 0;
+  for await (const page of pages) {
+    pagesRead++;
+    const records = page.users.map((user) => ({ user: toDirectoryUser(user), lastModified: lastModifiedOf(user) }));
+    const stored = await storedUsers(d1, run.provider, records.map((record) => record.user.externalId));
+    const { writes, removals, counts } = classify(records, stored, { provider: run.provider, runId: run.id, runStartedAt: run.startedAt });
+    scanDone = page.done || run.pages + pagesRead >= config.maxPages;
+    const counters: Counters = { pages: 1, scanned: page.received, errors: page.invalid, ...counts };
+    const now = deps.now();
+    await runAtomically(d1, [
+      claimOnce("reconcile", `${run.id}:scan:${cursor}`, now),
+      ...(writes.length ? [upsertUsers(writes, now, { onlyIfLive: true })] : []),
+      ...markSeen(run.id, records.map((record) => record.user.externalId)),
+      ...stageRemovals(run.id, removals),
+      advance(run.id, scanDone ? { phase: "sweep", sweepAfter: "", upstreamTotal: page.totalResults } : { phase: "scan", nextStartIndex: page.nextStartIndex, upstreamTotal: page.totalResults }, counters, now),
+    ]);
+    startIndex = page.nextStartIndex;
+    cursor = String(startIndex);
+    if (scanDone) break;
+  }
+  if (pagesRead === 0 || (!scanDone && pagesRead < pagesLeft)) {
+    // The listing ended on a page this step did not commit (wrap-around, or nothing at all).
+    const now = deps.now();
+    await runAtomically(d1, [claimOnce("reconcile", `${run.id}:scan:${cursor}`, now), advance(run.id, { phase: "sweep", sweepAfter: "" }, {}, now)]);
+    scanDone = true;
+  }
+  log("reconcile.scanned", { runId: run.id, pages: pagesRead, nextStartIndex: startIndex, scanDone });
+  return scanDone ? { phase: "sweep", cursor: "" } : { phase: "scan", cursor };
+}
+
+async function sweepStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sweep" | "finish"; cursor: string }> {
+  const { d1, client } = deps;
+  const candidates = await d1
+    .prepare(
+      `SELECT u.external_id FROM users AS u
+       WHERE u.provider = ? AND u.forgotten_at IS NULL AND u.external_id > ?
+         AND NOT EXISTS (SELECT 1 FROM reconcile_seen AS s WHERE s.run_id = ? AND s.external_id = u.external_id)
+       ORDER BY u.external_id LIMIT ?`,
+    )
+    .bind(run.provider, run.sweepAfter, run.id, SWEEP_BATCH)
+    .all<{ external_id: string }>();
+  const ids = candidates.results.map((row) => row.external_id);
+
+  const found = [];
+  const gone: string[] = [];
+  for (const id of ids) {
+    const user = await client.getUser(id);
+    if (user) found.push({ user: toDirectoryUser(user), lastModified: lastModifiedOf(user) });
+    else gone.push(id);
+  }
+  const stored = await storedUsers(d1, run.provider, found.map((record) => record.user.externalId));
+  const { writes, removals, counts } = classify(found, stored, { provider: run.provider, runId: run.id, runStartedAt: run.startedAt });
+  const last = ids.at(-1) ?? run.sweepAfter;
+  const sweepDone = ids.length < SWEEP_BATCH;
+  const now = deps.now();
+  await runAtomically(d1, [
+    claimOnce("reconcile", `${run.id}:sweep:${run.sweepAfter}`, now),
+    ...(writes.length ? [upsertUsers(writes, now, { onlyIfLive: true })] : []),
+    ...markSeen(run.id, found.map((record) => record.user.externalId)),
+    ...stageRemovals(run.id, [...removals, ...gone.map((externalId) => ({ externalId, action: "forget" as const, record: null }))]),
+    advance(run.id, sweepDone ? { phase: "finish" } : { phase: "sweep", sweepAfter: last }, counts, now),
+  ]);
+  log("reconcile.swept", { runId: run.id, checked: ids.length, missing: gone.length });
+  return sweepDone ? { phase: "finish", cursor: "" } : { phase: "sweep", cursor: last };
+}
+
+async function finishStep(run: ReconcileRun, deps: RunDeps): Promise<null> {
+  const { d1, config } = deps;
+  const removals = await stagedRemovals(d1, run.id);
+  const directory = await d1
+    .prepare("SELECT count(*) AS n FROM users WHERE provider = ? AND forgotten_at IS NULL")
+    .bind(run.provider)
+    .first<{ n: number }>();
+  const directorySize = directory?.n ?? 0;
+  const now = deps.now();
+  const claim = claimOnce("reconcile", `${run.id}:finish:`, now);
+
+  if (removals.length > 0 && removals.length > config.maxRemovalShare * directorySize) {
+    const note =
+      `Refused to remove ${removals.length} of ${directorySize} users (more than ${Math.round(config.maxRemovalShare * 100)}% in one run). ` +
+      `Nothing was deactivated or forgotten. Check the upstream, then raise RECONCILE_MAX_REMOVAL_SHARE or start a run once it is right.`;
+    await runAtomically(d1, [claim, finish(run.id, "guard_tripped", {}, note, now), ...dropScratch(run.id)]);
+    log("reconcile.guard_tripped", { runId: run.id, removals: removals.length, directorySize });
+    return null;
+  }
+
+  const deactivations = removals.flatMap((removal) => (removal.action === "deactivate" && removal.record ? [removal.record] : []));
+  const forgets = removals
+    .filter((removal) => removal.action === "forget")
+    .map((removal) => ({ provider: run.provider, externalId: removal.externalId, occurredAt: now, version: eventVersion(now, `reconcile:${run.id}`) }));
+  const statements = [claim];
+  for (let i = 0; i < deactivations.length; i += REMOVALS_PER_STATEMENT) {
+    statements.push(upsertUsers(deactivations.slice(i, i + REMOVALS_PER_STATEMENT), now, { onlyIfLive: true }));
+  }
+  for (let i = 0; i < forgets.length; i += REMOVALS_PER_STATEMENT) {
+    statements.push(...forgetUsers(forgets.slice(i, i + REMOVALS_PER_STATEMENT), now));
+  }
+  statements.push(...purgeMessagesAbout(forgets.map((forget) => ({ provider: run.provider, subject: forget.externalId }))));
+  statements.push(finish(run.id, "completed", { deactivated: deactivations.length, forgotten: forgets.length }, null, now), ...dropScratch(run.id));
+  await runAtomically(d1, statements);
+  log("reconcile.completed", { runId: run.id, deactivated: deactivations.length, forgotten: forgets.length });
+  return null;
+}
+
+function isLostRace(error: unknown): boolean {
+  return error instanceof Error && /UNIQUE constraint failed: processed_events/.test(error.message);
+}

@@ -1,0 +1,160 @@
+import { env } from "cloudflare:test";
+import { beforeEach, describe, expect, it } from "vitest";
+import { loadRun } from "../../src/reconcile/runs";
+import { startOrResumeRun } from "../../src/reconcile/start";
+import { capturingQueue, countUserWrites, defaultReconcileConfig, drive, reconcile } from "../support/reconcile";
+import { scimUser, upstreamTenant } from "../support/upstream";
+
+/** Reconciliation against the real SCIM server, with real D1. */
+
+const users = (n: number) => Array.from({ length: n }, (_, i) => scimUser(`u${String(i).padStart(4, "0")}`));
+const userRow = (id: string) =>
+  env.DB.prepare("SELECT email, active, forgotten_at FROM users WHERE provider = 'firstup' AND external_id = ?").bind(id).first<{ email: string | null; active: number; forgotten_at: number | null }>();
+const count = async (where = "1 = 1") => (await env.DB.prepare(`SELECT count(*) AS n FROM users WHERE provider = 'firstup' AND ${where}`).first<{ n: number }>())?.n;
+
+describe("reconciliation", () => {
+  const tenant = upstreamTenant("reconcile");
+
+  beforeEach(async () => {
+    await env.DB.exec("DELETE FROM users; DELETE FROM reconcile_runs; DELETE FROM reconcile_seen; DELETE FROM reconcile_pending; DELETE FROM processed_events;");
+  });
+
+  it("reads 250 users from a server capping count at 50, and writes them all", async () => {
+    await tenant.reset({ users: users(250), quirks: { countCap: 50 } });
+    const { run } = await reconcile(tenant);
+    expect(run).toMatchObject({ status: "completed", scanned: 250, created: 250, updated: 0, unchanged: 0, deactivated: 0, forgotten: 0, errors: 0, upstreamTotal: 250 });
+    expect(run.pages).toBe(5);
+    expect(await count()).toBe(250);
+    expect(await userRow("u0249")).toMatchObject({ email: "u0249@example.com", active: 1 });
+    const scratch = await env.DB.prepare("SELECT (SELECT count(*) FROM reconcile_seen) + (SELECT count(*) FROM reconcile_pending) AS n").first<{ n: number }>();
+    expect(scratch?.n).toBe(0);
+  });
+
+  it("a second run over an unchanged directory writes no user rows", async () => {
+    await tenant.reset({ users: users(250), quirks: { countCap: 50 } });
+    await reconcile(tenant);
+    const userWrites = await countUserWrites();
+    const { run } = await reconcile(tenant);
+    expect(run).toMatchObject({ status: "completed", scanned: 250, created: 0, updated: 0, unchanged: 250, deactivated: 0, forgotten: 0 });
+    expect(await userWrites()).toBe(0);
+  });
+
+  it("writes exactly the users that changed", async () => {
+    await tenant.reset({ users: users(120) });
+    await reconcile(tenant);
+    await tenant.upsert(scimUser("u0007", { name: { givenName: "Renamed", familyName: "Family" }, meta: { lastModified: "2026-06-01T00:00:00Z" } }), scimUser("new-1"));
+    const userWrites = await countUserWrites();
+    const { run } = await reconcile(tenant);
+    expect(run).toMatchObject({ created: 1, updated: 1, unchanged: 119 });
+    expect(await userWrites()).toBe(2);
+  });
+
+  it("does not deactivate a user that a mid-scan deletion made the listing skip (confirmed with GET)", async () => {
+    await tenant.reset({ users: users(250), quirks: { countCap: 50 } });
+    await reconcile(tenant);
+    // While page 2 is served, u0010 (already read on page 1) is deleted: every later user moves one
+    // place up, so the user at position 101 (u0100) is never on any page of this scan.
+    await tenant.setQuirks({ countCap: 50, deleteAfterListPage: { page: 2, userId: "u0010" } });
+    const { run } = await reconcile(tenant);
+    expect(run).toMatchObject({ status: "completed", scanned: 249, deactivated: 0, forgotten: 0 });
+    expect(await userRow("u0100")).toMatchObject({ active: 1, forgotten_at: null });
+    expect(await count("active = 1 AND forgotten_at IS NULL")).toBe(250);
+
+    // The next night, u0010 is absent and GET says 404: it is forgotten, nobody else is touched.
+    await tenant.setQuirks({ countCap: 50 });
+    const next = await reconcile(tenant);
+    expect(next.run).toMatchObject({ forgotten: 1, deactivated: 0 });
+    expect(await userRow("u0010")).toMatchObject({ email: null, active: 0 });
+    expect(await count("forgotten_at IS NULL")).toBe(249);
+  });
+
+  it("applies deactivations seen in the listing, and a forgotten user is not resurrected by a stale listing", async () => {
+    await tenant.reset({ users: users(50) });
+    await reconcile(tenant);
+    await tenant.upsert(scimUser("u0003", { active: false, meta: { lastModified: "2026-06-01T00:00:00Z" } }));
+    const { run } = await reconcile(tenant);
+    expect(run).toMatchObject({ deactivated: 1, updated: 0 });
+    expect(await userRow("u0003")).toMatchObject({ active: 0 });
+
+    // u0004 is forgotten through a webhook, but a lagging upstream still lists it.
+    await env.DB.prepare("UPDATE users SET email = NULL, forgotten_at = 1, active = 0 WHERE external_id = 'u0004'").run();
+    await tenant.upsert(scimUser("u0004", { meta: { lastModified: "2026-07-01T00:00:00Z" } }));
+    await reconcile(tenant);
+    expect(await userRow("u0004")).toMatchObject({ email: null, active: 0, forgotten_at: 1 });
+  });
+
+  it("refuses to remove more than 10% of the directory in one run, and reports it", async () => {
+    await tenant.reset({ users: users(100) });
+    await reconcile(tenant);
+    await tenant.remove(...users(20).map((user) => String(user.id)));
+    const { run } = await reconcile(tenant);
+    expect(run.status).toBe("guard_tripped");
+    expect(run.forgotten).toBe(0);
+    expect(run.note).toContain("Refused to remove 20 of 100 users");
+    expect(await count("forgotten_at IS NULL AND active = 1")).toBe(100);
+
+    const allowed = await reconcile(tenant, { config: { maxRemovalShare: 0.25 } });
+    expect(allowed.run).toMatchObject({ status: "completed", forgotten: 20 });
+    expect(await count("forgotten_at IS NULL")).toBe(80);
+  });
+
+  it("an interrupted run resumes from its checkpoint instead of restarting", async () => {
+    await tenant.reset({ users: users(250), quirks: { countCap: 50 } });
+    const config = { ...defaultReconcileConfig, pagesPerMessage: 1 };
+    const captured = capturingQueue();
+    let clock = Date.now();
+    const now = () => clock;
+    const clientFor = () => tenant.client();
+    const { run } = await startOrResumeRun({ d1: env.DB, queue: captured.queue, now }, "firstup", "test");
+    await drive(captured, { clientFor, config, now }, 2);
+    // The worker dies after committing page 2, before its next message is queued.
+    captured.sent.length = 0;
+    const interrupted = (await loadRun(env.DB, run.id))!;
+    expect(interrupted).toMatchObject({ status: "running", pages: 2, scanned: 100, nextStartIndex: 101 });
+
+    // A second start while it is still fresh does not fork it...
+    expect((await startOrResumeRun({ d1: env.DB, queue: captured.queue, now }, "firstup", "test")).resumed).toBe(false);
+    expect(captured.sent).toHaveLength(0);
+    // ...once it has stalled, it is resumed at its checkpoint, and a duplicate of that message is harmless.
+    clock += 11 * 60 * 1000;
+    const resumed = await startOrResumeRun({ d1: env.DB, queue: captured.queue, now }, "firstup", "test");
+    expect(resumed).toMatchObject({ started: false, resumed: true });
+    expect(captured.sent).toEqual([{ v: 1, kind: "reconcile", runId: run.id, phase: "scan", cursor: "101" }]);
+    captured.sent.push({ ...captured.sent[0]! });
+    await drive(captured, { clientFor, config, now }, 100);
+
+    const finished = (await loadRun(env.DB, run.id))!;
+    expect(finished).toMatchObject({ status: "completed", scanned: 250, created: 250, pages: 5 });
+    expect(await count()).toBe(250);
+  });
+
+  it("rides out 429 with Retry-After during a run", async () => {
+    await tenant.reset({ users: users(30), quirks: { throttle: { times: 2, retryAfterSeconds: 1 } } });
+    const waits: number[] = [];
+    const { run } = await reconcile(tenant, { sleep: async (ms) => void waits.push(ms) });
+    expect(run).toMatchObject({ status: "completed", created: 30, errors: 0 });
+    expect(waits).toEqual([1000, 1000]);
+  });
+
+  it("marks a run failed on a SCIM 401 (a configuration error), without retrying", async () => {
+    await tenant.reset({ users: users(3), token: "rotated-token" });
+    const { run } = await reconcile(tenant);
+    expect(run).toMatchObject({ status: "failed", created: 0 });
+    expect(run.lastError).toContain("check the SCIM token");
+  });
+
+  it("retries a step the upstream fails, then carries on from the same checkpoint", async () => {
+    await tenant.reset({ users: users(40), quirks: { failures: { times: 4, status: 500 } } });
+    const captured = capturingQueue();
+    const now = Date.now;
+    const { run } = await startOrResumeRun({ d1: env.DB, queue: captured.queue, now }, "firstup", "test");
+    const message = captured.take()!;
+    const deps = { d1: env.DB, clientFor: () => tenant.client({ sleep: async () => {} }), config: defaultReconcileConfig, now };
+    const { continueRun } = await import("../../src/reconcile/steps");
+    await expect(continueRun(message, deps)).rejects.toThrow(/HTTP 500/);
+    expect(await loadRun(env.DB, run.id)).toMatchObject({ status: "running", errors: 1, nextStartIndex: 1 });
+    captured.sent.push(message); // the queue redelivers it
+    await drive(captured, { clientFor: deps.clientFor, config: deps.config, now }, 100);
+    expect(await loadRun(env.DB, run.id)).toMatchObject({ status: "completed", created: 40, errors: 1 });
+  });
+});

@@ -1,0 +1,40 @@
+import { createScheduledController, env } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { handleScheduled } from "../../src/scheduled";
+import { capturingQueue } from "../support/reconcile";
+import { scimUser, upstreamTenant } from "../support/upstream";
+
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe("cron triggers", () => {
+  it("the nightly trigger reconciles end to end: cron → Queue → consumer → D1", async () => {
+    // Tenant "default" is the upstream the real bindings point at (vitest.config.ts).
+    const tenant = upstreamTenant("default");
+    await tenant.reset({ users: Array.from({ length: 130 }, (_, i) => scimUser(`night-${i}`)), quirks: { countCap: 50 } });
+    // Through the runtime's own scheduled() entry point (test-only flag service_binding_extra_handlers).
+    const worker = exports.default as unknown as { scheduled(controller: ScheduledController): Promise<void> };
+    await worker.scheduled(createScheduledController({ cron: "0 3 * * *", scheduledTime: Date.now() }));
+
+    const run = await eventually(
+      () => env.DB.prepare("SELECT status, created, scanned FROM reconcile_runs WHERE trigger = 'cron'").first<{ status: string; created: number; scanned: number }>(),
+      (value) => value?.status === "completed",
+    );
+    expect(run).toEqual({ status: "completed", created: 130, scanned: 130 });
+    expect((await env.DB.prepare("SELECT count(*) AS n FROM users WHERE provider = 'firstup' AND external_id LIKE 'night-%'").first<{ n: number }>())?.n).toBe(130);
+  });
+
+  it("the watchdog trigger starts nothing new, and nothing starts without a configured upstream", async () => {
+    const { queue, sent } = capturingQueue();
+    await handleScheduled(createScheduledController({ cron: "*/15 * * * *" }), { ...env, EVENTS_QUEUE: queue });
+    await handleScheduled(createScheduledController({ cron: "0 3 * * *" }), { ...env, EVENTS_QUEUE: queue, FIRSTUP_SCIM_URL: "" });
+    expect(sent).toEqual([]);
+  });
+});
