@@ -2,36 +2,50 @@
  * Sends a signed sample webhook to a locally running Worker, signed with the local secret.
  *
  *   npm run send -- scalekit user_created [--id user_abc123] [--url http://127.0.0.1:8787]
+ *   npm run send -- firstup user.updated --id demo-0001
  *
- * Actions: user_created, user_updated, user_deleted, group_created, group_updated, group_deleted,
- * group_membership_updated. The secret is read from .dev.vars (SCALEKIT_WEBHOOK_SECRET).
+ * Scalekit actions: user_created, user_updated, user_deleted, group_created, group_updated,
+ * group_deleted, group_membership_updated. Firstup events: user.updated, user.deactivated,
+ * user.deleted. Secrets are read from .dev.vars (SCALEKIT_WEBHOOK_SECRET, FIRSTUP_WEBHOOK_SECRET).
  */
 import { createHmac, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { devVar } from "./dev-vars.ts";
 import { SCALEKIT_ACTIONS, sampleData, scalekitEvent, type ScalekitAction } from "../test/support/scalekit.ts";
 
+const FIRSTUP_EVENTS = ["user.updated", "user.deactivated", "user.deleted"];
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: { url: { type: "string", default: "http://127.0.0.1:8787" }, id: { type: "string" } },
 });
-const [provider, action] = positionals;
-if (provider !== "scalekit" || !SCALEKIT_ACTIONS.includes(action as ScalekitAction)) {
+const [provider, action = ""] = positionals;
+
+function usage(): never {
   console.error(`usage: npm run send -- scalekit <${SCALEKIT_ACTIONS.join("|")}> [--id ID] [--url URL]`);
+  console.error(`       npm run send -- firstup <${FIRSTUP_EVENTS.join("|")}> --id USER_ID [--url URL]`);
   process.exit(2);
 }
 
-const devVars = readFileSync(".dev.vars", "utf8");
-const secretList = /^SCALEKIT_WEBHOOK_SECRET\s*=\s*"?([^"\n]*)"?/m.exec(devVars)?.[1];
-const secret: string | undefined = secretList?.split(/\s+/).find((entry) => !entry.startsWith("whpk_"));
+let body: string;
+let secretName: string;
+if (provider === "scalekit" && SCALEKIT_ACTIONS.includes(action as ScalekitAction)) {
+  const data = sampleData(action as ScalekitAction);
+  if (values.id) data[action === "group_membership_updated" ? "group_id" : "id"] = values.id;
+  body = JSON.stringify(scalekitEvent(action as ScalekitAction, data, { id: `evt_${randomUUID()}` }));
+  secretName = "SCALEKIT_WEBHOOK_SECRET";
+} else if (provider === "firstup" && FIRSTUP_EVENTS.includes(action) && values.id) {
+  // Firstup's payload shape, from its user-sync guide.
+  body = JSON.stringify({ event: action, timestamp: new Date().toISOString(), data: { user_id: values.id } });
+  secretName = "FIRSTUP_WEBHOOK_SECRET";
+} else {
+  usage();
+}
+
+const secret = devVar(secretName)?.split(/\s+/).find((entry) => !entry.startsWith("whpk_"));
 if (!secret) {
-  console.error("No SCALEKIT_WEBHOOK_SECRET in .dev.vars (run `npm start` once to create it).");
+  console.error(`No ${secretName} in .dev.vars (run \`npm start\` once to create it).`);
   process.exit(2);
 }
-
-const data = sampleData(action as ScalekitAction);
-if (values.id) data[action === "group_membership_updated" ? "group_id" : "id"] = values.id;
-const body = JSON.stringify(scalekitEvent(action as ScalekitAction, data, { id: `evt_${randomUUID()}` }));
 const webhookId = `msg_${randomUUID()}`;
 const timestamp = Math.floor(Date.now() / 1000);
 const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");

@@ -193,12 +193,17 @@ export function createScimApp() {
   return app;
 }
 
-export async function startScimServer(port = 0, host = "127.0.0.1"): Promise<{ url: string; close: () => Promise<void> }> {
+/** Starts the server on 127.0.0.1. `keepAlive: false` (tests) lets the process exit around it. */
+export async function startScimServer(
+  port = 0,
+  options: { host?: string; keepAlive?: boolean } = {},
+): Promise<{ url: string; close: () => Promise<void> }> {
   const app = createScimApp();
+  const host = options.host ?? "127.0.0.1";
   return new Promise((resolve) => {
     const server = app.listen(port, host, () => {
       const address = server.address() as AddressInfo;
-      server.unref();
+      if (!options.keepAlive) server.unref();
       resolve({
         url: `http://${host}:${address.port}`,
         close: () => new Promise((done) => server.close(() => done())),
