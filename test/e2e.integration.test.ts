@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { eventually } from "./support/eventually";
 import { signedHeaders } from "./support/sign";
 import { scalekitEvent, scalekitGroup, scalekitUser } from "./support/scalekit";
 
@@ -14,14 +15,6 @@ async function post(body: unknown, options: Parameters<typeof signedHeaders>[1] 
   return exports.default.fetch("https://sync.example.com/webhooks/scalekit", { method: "POST", body: text, headers: await signedHeaders(text, options) });
 }
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const userRow = (externalId: string) =>
   env.DB.prepare("SELECT email, first_name, active, deleted_at FROM users WHERE provider = 'scalekit' AND external_id = ?").bind(externalId).first();

@@ -1,18 +1,11 @@
 import { createScheduledController, env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { eventually } from "../support/eventually";
 import { handleScheduled } from "../../src/scheduled";
 import { capturingQueue } from "../support/reconcile";
 import { scimUser, upstreamTenant } from "../support/upstream";
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe("cron triggers", () => {
   it("the nightly trigger reconciles end to end: cron → Queue → consumer → D1", async () => {
