@@ -3,7 +3,22 @@ import { z } from "zod";
 /** Hard ceiling on webhook bodies. The spec recommends payloads under 20 kB. */
 export const BODY_LIMIT_CEILING_BYTES = 1024 * 1024;
 
+/** Group name or external id → application roles, e.g. {"Admins": ["admin"], "grp_123": ["billing"]}. */
+const roleMapping = z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(128)).min(1).max(50));
+
 const configSchema = z.object({
+  ROLE_MAPPING: z
+    .string()
+    .default("{}")
+    .transform((text, context) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        context.addIssue({ code: "custom", message: "not JSON" });
+        return z.NEVER;
+      }
+    })
+    .pipe(roleMapping),
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(BODY_LIMIT_CEILING_BYTES).default(BODY_LIMIT_CEILING_BYTES),
   DEDUPE_TTL_SECONDS: z.coerce.number().int().min(60).default(7 * 24 * 3600),
@@ -22,6 +37,7 @@ export type Config = {
   retryBaseSeconds: number;
   deadLetterQueue: string;
   reconcile: ReconcileConfig;
+  roleMapping: Record<string, string[]>;
 };
 
 export type ReconcileConfig = {
@@ -54,6 +70,7 @@ export function configFrom(env: Env): Config {
       dedupeTtlSeconds: vars.DEDUPE_TTL_SECONDS,
       retryBaseSeconds: vars.RETRY_BASE_DELAY_SECONDS,
       deadLetterQueue: vars.DEAD_LETTER_QUEUE,
+      roleMapping: vars.ROLE_MAPPING,
       reconcile: {
         pageSize: vars.RECONCILE_PAGE_SIZE,
         pagesPerMessage: vars.RECONCILE_PAGES_PER_MESSAGE,

@@ -1,21 +1,94 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { z } from "zod";
+import { getDeadLetter, getEvent, listDeadLetters, listEvents, type DeadLetterRow, type EventRow } from "../consumer/operator-reads";
+import { replayStoredMessage } from "../consumer/replay";
+import { eventStatuses } from "../directory/schema";
+import { log } from "../log";
 import { recentRuns, loadRun, type ReconcileRun } from "../reconcile/runs";
 import { startOrResumeRun } from "../reconcile/start";
 import { isUpstreamProvider, upstreamClient } from "../upstream";
 import { adminAuth } from "./admin-auth";
 import type { AppEnv } from "./app-env";
 import { errorResponse } from "./errors";
+import { cursorOf, encodeCursor } from "./opaque-cursor";
 
 /**
  * Operator routes under /admin (Bearer ADMIN_TOKEN):
- * - POST /admin/reconcile/:provider      start a reconciliation run now (or resume a stalled one)
- * - GET  /admin/reconcile/runs            recent runs (?provider=firstup&limit=20)
- * - GET  /admin/reconcile/runs/:id        one run's report
+ * - GET  /admin/events                                  the event log (?status, provider, since, until, cursor, limit)
+ * - GET  /admin/events/:provider/:eventId               one event, with its error and stored message
+ * - POST /admin/events/:provider/:eventId/replay        re-enqueue a failed or dead-lettered event
+ * - GET  /admin/dead-letters                            dead letters, newest first (?cursor, limit)
+ * - POST /admin/dead-letters/:messageId/replay          re-enqueue a dead letter's body
+ * - POST /admin/reconcile/:provider                     start a reconciliation run now (or resume a stalled one)
+ * - GET  /admin/reconcile/runs                          recent runs (?provider=firstup&limit=20)
+ * - GET  /admin/reconcile/runs/:id                      one run's report
  */
 export function adminRoutes() {
   const app = new Hono<AppEnv>();
   app.use("*", adminAuth());
+
+  const eventsQuery = z.object({
+    status: z.enum(eventStatuses).optional(),
+    provider: z.string().min(1).max(64).optional(),
+    since: z.iso.datetime({ offset: true }).transform((value) => Date.parse(value)).optional(),
+    until: z.iso.datetime({ offset: true }).transform((value) => Date.parse(value)).optional(),
+    cursor: cursorOf(z.tuple([z.number().int(), z.string(), z.string()])).optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  });
+  app.get("/events", async (c) => {
+    const query = eventsQuery.safeParse(c.req.query());
+    if (!query.success) return invalidQuery(c, query.error);
+    const { cursor, limit, ...filters } = query.data;
+    const after = cursor ? { receivedAt: cursor[0], provider: cursor[1], eventId: cursor[2] } : null;
+    const rows = await listEvents(c.env.DB, filters, { after, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return c.json({
+      events: page.map((row) => eventJson(row, false)),
+      next_cursor: rows.length > limit && last ? encodeCursor([last.receivedAt, last.provider, last.eventId]) : null,
+    });
+  });
+
+  app.get("/events/:provider/:eventId", async (c) => {
+    const row = await getEvent(c.env.DB, c.req.param("provider"), c.req.param("eventId"));
+    return row ? c.json(eventJson(row, true)) : errorResponse(c, 404, "not_found");
+  });
+
+  app.post("/events/:provider/:eventId/replay", async (c) => {
+    const row = await getEvent(c.env.DB, c.req.param("provider"), c.req.param("eventId"));
+    if (!row) return errorResponse(c, 404, "not_found");
+    if (row.status !== "failed" && row.status !== "dead_lettered") return errorResponse(c, 409, "not_replayable", { status: row.status });
+    const result = await replayStoredMessage(c.env.EVENTS_QUEUE, row.message);
+    if (!result.ok) return errorResponse(c, result.reason === "undecodable" ? 422 : 409, result.reason);
+    log("event.replayed", { provider: row.provider, eventId: row.eventId });
+    return c.json({ replayed: true, provider: row.provider, event_id: row.eventId }, 202);
+  });
+
+  const deadLettersQuery = z.object({
+    cursor: cursorOf(z.tuple([z.number().int(), z.string()])).optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  });
+  app.get("/dead-letters", async (c) => {
+    const query = deadLettersQuery.safeParse(c.req.query());
+    if (!query.success) return invalidQuery(c, query.error);
+    const after = query.data.cursor ? { recordedAt: query.data.cursor[0], messageId: query.data.cursor[1] } : null;
+    const rows = await listDeadLetters(c.env.DB, { after, limit: query.data.limit + 1 });
+    const page = rows.slice(0, query.data.limit);
+    const last = page.at(-1);
+    return c.json({
+      dead_letters: page.map(deadLetterJson),
+      next_cursor: rows.length > query.data.limit && last ? encodeCursor([last.recordedAt, last.messageId]) : null,
+    });
+  });
+
+  app.post("/dead-letters/:messageId/replay", async (c) => {
+    const row = await getDeadLetter(c.env.DB, c.req.param("messageId"));
+    if (!row) return errorResponse(c, 404, "not_found");
+    const result = await replayStoredMessage(c.env.EVENTS_QUEUE, row.body);
+    if (!result.ok) return errorResponse(c, 422, result.reason);
+    log("dead_letter.replayed", { messageId: row.messageId });
+    return c.json({ replayed: true, message_id: row.messageId }, 202);
+  });
 
   app.post("/reconcile/:provider", async (c) => {
     const provider = c.req.param("provider");
@@ -30,7 +103,7 @@ export function adminRoutes() {
   });
   app.get("/reconcile/runs", async (c) => {
     const query = listQuery.safeParse(c.req.query());
-    if (!query.success) return errorResponse(c, 400, "invalid_query", { issues: query.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.code}`) });
+    if (!query.success) return invalidQuery(c, query.error);
     const runs = await recentRuns(c.env.DB, query.data.provider ?? null, query.data.limit);
     return c.json({ runs: runs.map(runReport) });
   });
@@ -40,6 +113,41 @@ export function adminRoutes() {
     return run ? c.json(runReport(run)) : errorResponse(c, 404, "not_found");
   });
   return app;
+}
+
+function invalidQuery(c: Context<AppEnv>, error: z.ZodError) {
+  return errorResponse(c, 400, "invalid_query", { issues: error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`) });
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** An event log row as operators read it; the stored message only on the single-event route. */
+function eventJson(row: EventRow, withMessage: boolean) {
+  return {
+    provider: row.provider,
+    event_id: row.eventId,
+    subject: row.subject,
+    source_type: row.sourceType,
+    status: row.status,
+    reason: row.reason,
+    error: row.error,
+    attempts: row.attempts,
+    occurred_at: iso(row.occurredAt),
+    received_at: iso(row.receivedAt),
+    updated_at: iso(row.updatedAt),
+    replayable: (row.status === "failed" || row.status === "dead_lettered") && row.message !== null,
+    ...(withMessage ? { message: row.message === null ? null : (JSON.parse(row.message) as unknown) } : {}),
+  };
+}
+
+function deadLetterJson(row: DeadLetterRow) {
+  let body: unknown = row.body;
+  try {
+    body = JSON.parse(row.body);
+  } catch {
+    // kept verbatim: dead letters are recorded even when they do not decode
+  }
+  return { message_id: row.messageId, provider: row.provider, event_id: row.eventId, subject: row.subject, recorded_at: iso(row.recordedAt), body };
 }
 
 /** A run as operators read it. Documented in README.md ("Reading a run's report"). */

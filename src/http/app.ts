@@ -6,6 +6,9 @@ import type { AppEnv } from "./app-env";
 import { errorResponse } from "./errors";
 import { webhookRoutes } from "./webhooks";
 import { adminRoutes } from "./admin";
+import { scimRoutes } from "./scim";
+import { v1Routes } from "./v1";
+import { healthRoutes } from "./health";
 
 export interface AppOptions {
   now?: () => number;
@@ -19,8 +22,11 @@ export function createApp(options: AppOptions = {}) {
     c.set("now", now);
     await next();
   });
+  app.route("/healthz", healthRoutes());
   app.route("/webhooks", webhookRoutes());
   app.route("/admin", adminRoutes());
+  app.route("/scim/v2", scimRoutes());
+  app.route("/v1", v1Routes());
   app.notFound((c) => errorResponse(c, 404, "not_found"));
   app.onError((error, c) => {
     // Middleware such as bearerAuth answer by throwing their response.

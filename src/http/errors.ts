@@ -23,6 +23,8 @@ export type ErrorCode =
   | "queue_unavailable"
   | "provider_misconfigured"
   | "service_misconfigured"
+  | "not_replayable"
+  | "undecodable"
   | "internal_error";
 
 const messages: Record<ErrorCode, string> = {
@@ -43,6 +45,8 @@ const messages: Record<ErrorCode, string> = {
   queue_unavailable: "The event could not be queued. Retry later; nothing was recorded.",
   provider_misconfigured: "This provider's verification keys are invalid. Retry later.",
   service_misconfigured: "The service configuration is invalid. Retry later.",
+  not_replayable: "Only failed or dead-lettered events with a stored message can be replayed.",
+  undecodable: "The stored message is not a message this version can process.",
   internal_error: "Unexpected error.",
 };
 

@@ -1,0 +1,21 @@
+import { queueMessage } from "../queue-message";
+
+/**
+ * Replays a stored queue message: it goes back on the Queue exactly as first enqueued, so the
+ * consumer's exactly-once check (processed_events) still decides whether it has any effect.
+ */
+export type ReplayResult = { ok: true } | { ok: false; reason: "not_replayable" | "undecodable" };
+
+export async function replayStoredMessage(queue: Queue, stored: string | null): Promise<ReplayResult> {
+  if (stored === null) return { ok: false, reason: "not_replayable" };
+  let body: unknown;
+  try {
+    body = JSON.parse(stored);
+  } catch {
+    return { ok: false, reason: "undecodable" };
+  }
+  const message = queueMessage.safeParse(body);
+  if (!message.success) return { ok: false, reason: "undecodable" };
+  await queue.send(message.data, { contentType: "json" });
+  return { ok: true };
+}

@@ -1,0 +1,151 @@
+import { sql, type SQL } from "drizzle-orm";
+import { parse, type Filter } from "scim2-parse-filter";
+
+/**
+ * SCIM filters (RFC 7644 §3.4.2.2) → a parameterized SQL condition.
+ *
+ * Parsing is scim2-parse-filter's; translation is here, and it is where safety lives:
+ * - only attributes in the resource's whitelist are accepted, each mapped to a fixed SQL
+ *   expression (no identifier ever comes from the request);
+ * - every value is a bound parameter; LIKE patterns escape `%`, `_` and `\`;
+ * - the filter's length, nesting depth and number of terms are bounded before and after parsing,
+ *   so a hostile filter cannot exhaust the parser's stack or build a huge query.
+ * Anything else is a `ScimFilterError` (400 invalidFilter).
+ */
+
+export class ScimFilterError extends Error {
+  constructor(detail: string) {
+    super(detail);
+    this.name = "ScimFilterError";
+  }
+}
+
+export type AttributeKind = "string" | "caseExactString" | "boolean" | "dateTime";
+
+export interface FilterAttribute {
+  kind: AttributeKind;
+  expression: SQL;
+}
+
+/** Lower-cased attribute path → how to read it in SQL. */
+export type AttributeMap = Record<string, FilterAttribute>;
+
+const MAX_FILTER_LENGTH = 1000;
+const MAX_DEPTH = 8;
+const MAX_TERMS = 20;
+
+export function filterToSql(filter: string, attributes: AttributeMap): SQL {
+  if (filter.length > MAX_FILTER_LENGTH) throw new ScimFilterError(`filter is longer than ${MAX_FILTER_LENGTH} characters`);
+  if (nestingDepth(filter) > MAX_DEPTH) throw new ScimFilterError(`filter nests deeper than ${MAX_DEPTH} levels`);
+  let ast: Filter;
+  try {
+    ast = parse(filter);
+  } catch (error) {
+    throw new ScimFilterError(`filter does not parse: ${error instanceof Error ? error.message.slice(0, 200) : "syntax error"}`);
+  }
+  const budget = { terms: 0 };
+  return translate(ast, attributes, 0, budget, null);
+}
+
+function translate(node: Filter, attributes: AttributeMap, depth: number, budget: { terms: number }, prefix: string | null): SQL {
+  if (depth > MAX_DEPTH) throw new ScimFilterError(`filter nests deeper than ${MAX_DEPTH} levels`);
+  switch (node.op) {
+    case "and":
+    case "or": {
+      const parts = node.filters.map((child) => translate(child, attributes, depth + 1, budget, prefix));
+      return sql`(${sql.join(parts, node.op === "and" ? sql` AND ` : sql` OR `)})`;
+    }
+    case "not":
+      return sql`(NOT ${translate(node.filter, attributes, depth + 1, budget, prefix)})`;
+    case "[]": {
+      // emails[value eq "x"]: the inner filter addresses sub-attributes of the outer path.
+      if (prefix !== null) throw new ScimFilterError("nested value filters are not supported");
+      return translate(node.valFilter, attributes, depth + 1, budget, node.attrPath);
+    }
+    default: {
+      if (++budget.terms > MAX_TERMS) throw new ScimFilterError(`filter has more than ${MAX_TERMS} terms`);
+      const path = (prefix ? `${prefix}.${node.attrPath}` : node.attrPath).toLowerCase();
+      const attribute = attributes[path] ?? attributes[stripSchema(path)];
+      if (!attribute) throw new ScimFilterError(`filtering on "${truncate(path)}" is not supported`);
+      if (node.op === "pr") return sql`(${attribute.expression} IS NOT NULL AND ${attribute.expression} <> '')`;
+      return compare(attribute, node.op, node.compValue, path);
+    }
+  }
+}
+
+type CompareOp = "eq" | "ne" | "co" | "sw" | "ew" | "gt" | "lt" | "ge" | "le";
+
+function compare(attribute: FilterAttribute, op: CompareOp, value: string | number | boolean | null, path: string): SQL {
+  const column = attribute.expression;
+  if (value === null) {
+    if (op === "eq") return sql`(${column} IS NULL)`;
+    if (op === "ne") return sql`(${column} IS NOT NULL)`;
+    throw new ScimFilterError(`"${op}" cannot compare with null`);
+  }
+  switch (attribute.kind) {
+    case "boolean": {
+      if (typeof value !== "boolean" || (op !== "eq" && op !== "ne")) throw new ScimFilterError(`"${truncate(path)}" takes eq or ne with true or false`);
+      return op === "eq" ? sql`(${column} = ${value ? 1 : 0})` : sql`(${column} <> ${value ? 1 : 0})`;
+    }
+    case "dateTime": {
+      const ms = typeof value === "string" ? Date.parse(value) : Number.NaN;
+      if (Number.isNaN(ms) || ["co", "sw", "ew"].includes(op)) throw new ScimFilterError(`"${truncate(path)}" compares with an ISO 8601 date-time using eq, ne, gt, ge, lt or le`);
+      return ordered(column, op, ms);
+    }
+    default: {
+      if (typeof value !== "string") throw new ScimFilterError(`"${truncate(path)}" compares with a string`);
+      // caseExact=false attributes (RFC 7643 §2.2) compare case-insensitively.
+      const [left, right] = attribute.kind === "string" ? [sql`lower(${column})`, value.toLowerCase()] : [column, value];
+      if (op === "co" || op === "sw" || op === "ew") {
+        const escaped = right.replace(/[\\%_]/g, (character) => `\\${character}`);
+        const pattern = op === "co" ? `%${escaped}%` : op === "sw" ? `${escaped}%` : `%${escaped}`;
+        return sql`(${left} LIKE ${pattern} ESCAPE '\\')`;
+      }
+      return ordered(left, op, right);
+    }
+  }
+}
+
+function ordered(left: SQL, op: CompareOp, right: string | number): SQL {
+  switch (op) {
+    case "eq":
+      return sql`(${left} = ${right})`;
+    case "ne":
+      return sql`(${left} IS NULL OR ${left} <> ${right})`;
+    case "gt":
+      return sql`(${left} > ${right})`;
+    case "ge":
+      return sql`(${left} >= ${right})`;
+    case "lt":
+      return sql`(${left} < ${right})`;
+    case "le":
+      return sql`(${left} <= ${right})`;
+    default:
+      throw new ScimFilterError(`"${op}" is not supported for this attribute`);
+  }
+}
+
+/** Parenthesis and bracket depth outside string literals: checked before the parser recurses. */
+function nestingDepth(filter: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < filter.length; i++) {
+    const character = filter[i];
+    if (inString) {
+      if (character === "\\") i++;
+      else if (character === '"') inString = false;
+    } else if (character === '"') inString = true;
+    else if (character === "(" || character === "[") deepest = Math.max(deepest, ++depth);
+    else if (character === ")" || character === "]") depth--;
+  }
+  return deepest;
+}
+
+/** `urn:…:core:2.0:User:userName` → `username`. */
+function stripSchema(path: string): string {
+  const colon = path.lastIndexOf(":");
+  return colon === -1 ? path : path.slice(colon + 1);
+}
+
+const truncate = (text: string) => (text.length > 64 ? `${text.slice(0, 64)}…` : text);
