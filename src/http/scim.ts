@@ -117,7 +117,8 @@ export function scimRoutes() {
   app.on(["POST", "PUT", "PATCH", "DELETE"], "*", (c) =>
     scimError(c, 501, "This SCIM server is read-only: the directory is synced from the identity provider."),
   );
-  app.notFound((c) => scimError(c, 404, "No such endpoint."));
+  // A mounted router's notFound is not used by hono; an explicit catch-all keeps 404s in SCIM form.
+  app.all("*", (c) => scimError(c, 404, "No such endpoint."));
   app.onError((error, c) => {
     if (error instanceof ScimFilterError) return scimError(c, 400, error.message, "invalidFilter");
     throw error;
