@@ -22,6 +22,7 @@ const configSchema = z.object({
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(BODY_LIMIT_CEILING_BYTES).default(BODY_LIMIT_CEILING_BYTES),
   DEDUPE_TTL_SECONDS: z.coerce.number().int().min(60).default(7 * 24 * 3600),
+  DEDUPE_KV: z.enum(["on", "off"]).default("on"),
   RETRY_BASE_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
   DEAD_LETTER_QUEUE: z.string().min(1),
   RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
@@ -34,6 +35,8 @@ export type Config = {
   toleranceSeconds: number;
   maxBodyBytes: number;
   dedupeTtlSeconds: number;
+  /** KV fast-path dedupe at ingress; off trades one KV read and write per event for D1's check. */
+  dedupeKv: boolean;
   retryBaseSeconds: number;
   deadLetterQueue: string;
   reconcile: ReconcileConfig;
@@ -68,6 +71,7 @@ export function configFrom(env: Env): Config {
       toleranceSeconds: vars.WEBHOOK_TOLERANCE_SECONDS,
       maxBodyBytes: vars.MAX_BODY_BYTES,
       dedupeTtlSeconds: vars.DEDUPE_TTL_SECONDS,
+      dedupeKv: vars.DEDUPE_KV === "on",
       retryBaseSeconds: vars.RETRY_BASE_DELAY_SECONDS,
       deadLetterQueue: vars.DEAD_LETTER_QUEUE,
       roleMapping: vars.ROLE_MAPPING,

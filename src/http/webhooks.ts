@@ -64,7 +64,7 @@ export function webhookRoutes() {
       if (result.outcome === "invalid") return errorResponse(c, 400, "invalid_payload", { issues: result.issues });
 
       const eventId = result.outcome === "event" ? result.event.eventId : result.eventId;
-      if (await wasSeen(c.env.SEEN_EVENTS, adapter.name, eventId)) {
+      if (config.dedupeKv && (await wasSeen(c.env.SEEN_EVENTS, adapter.name, eventId))) {
         log("event.duplicate", { provider: adapter.name, eventId, where: "kv" });
         return c.json({ status: "duplicate", provider: adapter.name, eventId }, 200);
       }
@@ -80,7 +80,7 @@ export function webhookRoutes() {
         log("queue.send_failed", { provider: adapter.name, eventId, error: String(error) });
         return errorResponse(c, 503, "queue_unavailable", {}, { "Retry-After": "30" });
       }
-      c.executionCtx.waitUntil(markSeen(c.env.SEEN_EVENTS, adapter.name, eventId, config.dedupeTtlSeconds));
+      if (config.dedupeKv) c.executionCtx.waitUntil(markSeen(c.env.SEEN_EVENTS, adapter.name, eventId, config.dedupeTtlSeconds));
 
       if (result.outcome === "ignored") {
         log("event.accepted", { provider: adapter.name, eventId, ignored: result.reason });

@@ -1,10 +1,9 @@
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { DirectoryEvent } from "../../src/events";
 import { QUEUE_MESSAGE_VERSION } from "../../src/queue-message";
 import { deliverBatch } from "../support/consumer";
 import { countingD1 } from "../support/d1";
-import { directorySnapshot, eventMessage, events } from "../support/directory";
+import { directorySnapshot, eventMessage, events, mixedBatch } from "../support/directory";
 
 const withDb = (db: D1Database, extra: Partial<Env> = {}): Env => ({ ...env, DB: db, ...extra });
 
@@ -12,20 +11,6 @@ async function eventLogRow(eventId: string) {
   return env.DB.prepare("SELECT status, reason, error, attempts, message FROM event_log WHERE provider = 'scalekit' AND event_id = ?")
     .bind(eventId)
     .first<{ status: string; reason: string | null; error: string | null; attempts: number; message: string | null }>();
-}
-
-/** 100 events: 40 users, 10 groups, memberships, updates and deletes, in one batch. */
-function mixedBatch(prefix: string): DirectoryEvent[] {
-  const list: DirectoryEvent[] = [];
-  for (let i = 0; i < 40; i++) list.push(events.userUpserted(`${prefix}u${i}`, 1000 + i));
-  for (let g = 0; g < 10; g++) list.push(events.groupUpserted(`${prefix}g${g}`, 1000 + g, `Group ${g}`));
-  for (let g = 0; g < 10; g++) list.push(events.members(`${prefix}g${g}`, 2000 + g, [`${prefix}u${g}`, `${prefix}u${g + 10}`, `${prefix}u${g + 20}`]));
-  for (let i = 0; i < 20; i++) list.push(events.userUpserted(`${prefix}u${i}`, 3000 + i, { firstName: "Renamed" }));
-  for (let i = 30; i < 40; i++) list.push(events.userDeleted(`${prefix}u${i}`, 4000 + i));
-  for (let g = 0; g < 5; g++) list.push(events.members(`${prefix}g${g}`, 5000 + g, [], [`${prefix}u${g}`]));
-  for (let g = 8; g < 10; g++) list.push(events.groupDeleted(`${prefix}g${g}`, 6000 + g));
-  for (let i = 0; i < 3; i++) list.push(events.groupUpserted(`${prefix}g${i}`, 7000 + i, `Renamed ${i}`));
-  return list;
 }
 
 describe("queue consumer", () => {

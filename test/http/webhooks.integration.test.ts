@@ -5,6 +5,7 @@ import { queueMessage } from "../../src/queue-message";
 import { ROTATED_OUT_SECRET, signedHeaders } from "../support/sign";
 import { scalekitEvent, scalekitUser } from "../support/scalekit";
 import { callApp, failingQueue, recordingQueue } from "../support/worker";
+import { deliverBatch } from "../support/consumer";
 
 const URL_SCALEKIT = "https://sync.example.com/webhooks/scalekit";
 
@@ -47,6 +48,19 @@ describe("POST /webhooks/:provider", () => {
     expect(await second.json()).toEqual({ status: "duplicate", provider: "scalekit", eventId: "evt_twice" });
     expect(sent).toHaveLength(1);
     expect(await env.SEEN_EVENTS.get("seen:scalekit:evt_twice")).toBe("1");
+  });
+
+  it("with DEDUPE_KV off, a retried delivery is queued again and D1 alone keeps its effect single", async () => {
+    const { queue, sent } = recordingQueue(failingQueue);
+    const capture = { ...queue, send: async (body: unknown) => void sent.push(body) } as unknown as Queue;
+    const body = JSON.stringify(scalekitEvent("user_created", scalekitUser({ id: "kv_off_user" }), { id: "evt_kv_off" }));
+    for (let i = 0; i < 2; i++) expect((await callApp(await signedRequest(body), { EVENTS_QUEUE: capture, DEDUPE_KV: "off" })).status).toBe(202);
+    expect(sent).toHaveLength(2);
+    expect(await env.SEEN_EVENTS.get("seen:scalekit:evt_kv_off")).toBeNull();
+    await deliverBatch([sent[0]]);
+    await deliverBatch([sent[1]]);
+    const processed = await env.DB.prepare("SELECT count(*) AS n FROM processed_events WHERE event_id = 'evt_kv_off'").first<{ n: number }>();
+    expect(processed?.n).toBe(1);
   });
 
   it("records an unknown but well-formed event type as ignored: 202, queued for the event log", async () => {

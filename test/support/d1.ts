@@ -5,11 +5,23 @@
 export interface CountingD1 {
   db: D1Database;
   roundTrips: () => number;
+  /** Rows D1 reports reading and writing (result meta), the units D1 bills. */
+  rows: () => { read: number; written: number };
   reset: () => void;
 }
 
 export function countingD1(real: D1Database, failBatch?: (sql: string[]) => Error | undefined): CountingD1 {
   let trips = 0;
+  let rowsRead = 0;
+  let rowsWritten = 0;
+  const meter = (result: unknown) => {
+    for (const item of Array.isArray(result) ? result : [result]) {
+      const meta = (item as { meta?: { rows_read?: number; rows_written?: number } } | null)?.meta;
+      rowsRead += meta?.rows_read ?? 0;
+      rowsWritten += meta?.rows_written ?? 0;
+    }
+    return result;
+  };
   const unwrap = new WeakMap<object, D1PreparedStatement>();
   const sqlOf = new WeakMap<object, string>();
 
@@ -18,9 +30,10 @@ export function countingD1(real: D1Database, failBatch?: (sql: string[]) => Erro
       get(target, property) {
         if (property === "bind") return (...values: unknown[]) => wrapStatement(target.bind(...values), sql + JSON.stringify(values));
         if (property === "all" || property === "run" || property === "raw" || property === "first") {
-          return (...args: unknown[]) => {
+          return async (...args: unknown[]) => {
             trips++;
-            return (target[property] as (...a: unknown[]) => unknown).apply(target, args);
+            const result = await (target[property] as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+            return property === "all" || property === "run" ? meter(result) : result;
           };
         }
         const value = Reflect.get(target, property, target);
@@ -40,12 +53,21 @@ export function countingD1(real: D1Database, failBatch?: (sql: string[]) => Erro
           trips++;
           const failure = failBatch?.(statements.map((s) => sqlOf.get(s) ?? ""));
           if (failure) throw failure;
-          return target.batch(statements.map((s) => unwrap.get(s) ?? s));
+          return meter(await target.batch(statements.map((s) => unwrap.get(s) ?? s)));
         };
       }
       const value = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
-  return { db, roundTrips: () => trips, reset: () => (trips = 0) };
+  return {
+    db,
+    roundTrips: () => trips,
+    rows: () => ({ read: rowsRead, written: rowsWritten }),
+    reset: () => {
+      trips = 0;
+      rowsRead = 0;
+      rowsWritten = 0;
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import type { DirectoryEvent } from "../../src/events";
-import { QUEUE_MESSAGE_VERSION, type QueueMessage } from "../../src/queue-message";
+import { QUEUE_MESSAGE_VERSION, type EventMessage } from "../../src/queue-message";
 
 /**
  * The observable directory: what the application would read. Bookkeeping columns
@@ -27,7 +27,7 @@ export async function directorySnapshot(db: D1Database, provider = "scalekit") {
   return { users: users.results, groups: groups.results, members: members.results };
 }
 
-export function eventMessage(event: DirectoryEvent, receivedAt = Date.now()): QueueMessage {
+export function eventMessage(event: DirectoryEvent, receivedAt = Date.now()): EventMessage {
   return { v: QUEUE_MESSAGE_VERSION, kind: "event", receivedAt, event };
 }
 
@@ -86,3 +86,17 @@ export const events = {
     removed,
   }),
 };
+
+/** 100 events: 40 users, 10 groups, memberships, updates and deletes, in one batch. */
+export function mixedBatch(prefix: string): DirectoryEvent[] {
+  const list: DirectoryEvent[] = [];
+  for (let i = 0; i < 40; i++) list.push(events.userUpserted(`${prefix}u${i}`, 1000 + i));
+  for (let g = 0; g < 10; g++) list.push(events.groupUpserted(`${prefix}g${g}`, 1000 + g, `Group ${g}`));
+  for (let g = 0; g < 10; g++) list.push(events.members(`${prefix}g${g}`, 2000 + g, [`${prefix}u${g}`, `${prefix}u${g + 10}`, `${prefix}u${g + 20}`]));
+  for (let i = 0; i < 20; i++) list.push(events.userUpserted(`${prefix}u${i}`, 3000 + i, { firstName: "Renamed" }));
+  for (let i = 30; i < 40; i++) list.push(events.userDeleted(`${prefix}u${i}`, 4000 + i));
+  for (let g = 0; g < 5; g++) list.push(events.members(`${prefix}g${g}`, 5000 + g, [], [`${prefix}u${g}`]));
+  for (let g = 8; g < 10; g++) list.push(events.groupDeleted(`${prefix}g${g}`, 6000 + g));
+  for (let i = 0; i < 3; i++) list.push(events.groupUpserted(`${prefix}g${i}`, 7000 + i, `Renamed ${i}`));
+  return list;
+}

@@ -1,0 +1,36 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { startScimServer } from "../test/support/scim-server";
+
+// Benchmarks inside workerd, run by bench/run.ts (never by `npm test`) from the repository root:
+// same bindings as the tests, plus BENCH_COLLECTOR, where results are posted.
+export default defineConfig(async () => {
+  const scim = await startScimServer();
+  const collector = process.env.BENCH_COLLECTOR;
+  if (!collector) throw new Error("run benchmarks with `npm run bench`");
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+            TEST_SCIM_SERVER: scim.url,
+            BENCH_COLLECTOR: collector,
+            SCALEKIT_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            FIRSTUP_SCIM_URL: `${scim.url}/t/bench/scim/v2`,
+            FIRSTUP_SCIM_TOKEN: "test-scim-token",
+            RETRY_BASE_DELAY_SECONDS: "0",
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ["bench/workerd/*.bench.ts"],
+      setupFiles: ["./test/apply-migrations.ts"],
+      testTimeout: 300_000,
+      fileParallelism: false,
+      onConsoleLog: (line: string) => !line.startsWith('{"event":'),
+    },
+  };
+});
