@@ -4,14 +4,12 @@
  * unknown path: routing and a JSON 404), valid signed deliveries (each a new event), and deliveries
  * with a bad signature. Loopback only; every run is bounded in time.
  */
-import { spawn, execFileSync } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import autocannon, { type Request as LoadRequest } from "autocannon";
+import { devSigningKey, startLocalWorker } from "../scripts/local-worker.ts";
 
 const PORT = 8799;
 const BASE = `http://127.0.0.1:${PORT}`;
-const STATE = ".wrangler/bench-state";
 
 export interface LoadResult {
   requestsPerSecond: number;
@@ -21,23 +19,10 @@ export interface LoadResult {
   errors: number;
 }
 
-function secretFromExample(): Buffer {
-  const example = readFileSync(".dev.vars.example", "utf8");
-  const secret = /^SCALEKIT_WEBHOOK_SECRET\s*=\s*"?([^"\n\s]*)/m.exec(example)?.[1];
-  if (!secret) throw new Error("no SCALEKIT_WEBHOOK_SECRET in .dev.vars.example");
-  return Buffer.from(secret.replace(/^whsec_/, ""), "base64");
-}
-
 export async function runHttpBench(options: { seconds: number; runs: number; connections: number }) {
-  execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE], { stdio: "ignore", env: { ...process.env, CI: "true" } });
-  const server = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(PORT), "--persist-to", STATE, "--env-file", ".dev.vars.example", "--log-level", "error"], {
-    stdio: "ignore",
-    detached: true,
-    env: { ...process.env, CI: "true" },
-  });
+  const worker = await startLocalWorker({ port: PORT, state: ".wrangler/bench-state", fresh: true });
   try {
-    await waitForServer();
-    const key = secretFromExample();
+    const key = devSigningKey();
     const signed = (valid: boolean) => () => {
       const id = `msg_${randomUUID()}`;
       const timestamp = Math.floor(Date.now() / 1000);
@@ -65,11 +50,7 @@ export async function runHttpBench(options: { seconds: number; runs: number; con
     }
     return results;
   } finally {
-    try {
-      process.kill(-server.pid!, "SIGTERM");
-    } catch {
-      // already gone
-    }
+    worker.stop();
   }
 }
 
@@ -87,17 +68,4 @@ async function load(build: () => Partial<LoadRequest>, seconds: number, connecti
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
   };
-}
-
-async function waitForServer() {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${BASE}/healthz`)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error("wrangler dev did not start within 60 s");
 }
