@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** Hard ceiling on webhook bodies. The spec recommends payloads under 20 kB. */
 export const BODY_LIMIT_CEILING_BYTES = 1024 * 1024;

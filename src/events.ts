@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The provider-neutral directory event. Every adapter in src/providers maps its webhooks to this,

@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { getDeadLetter, getEvent, listDeadLetters, listEvents, type DeadLetterRow, type EventRow } from "../consumer/operator-reads";
 import { replayStoredMessage } from "../consumer/replay";
 import { eventStatuses } from "../directory/schema";

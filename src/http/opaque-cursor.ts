@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Opaque page cursors: a JSON tuple, base64url-encoded. Clients pass back what they were given;

@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { groups, users } from "../directory/schema";
 import { getGroup, getUser, membersOf, membershipsOf, scimPage } from "../directory/read";
 import { filterToSql, ScimFilterError } from "../scim/filter";

@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { configFrom } from "../config";
 import { getGroup, getUser, groupMemberPage, listGroups, listUsers, membershipsOf, type Cursor, type GroupRow, type UserRow } from "../directory/read";
 import { rolesFor } from "../directory/roles";

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 
 /** Paths and codes only: zod issues can echo input values, which may be personal data. */
 export function describeIssues(error: z.ZodError, prefix?: string): string[] {

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { DirectoryEvent } from "../events";
 import { describeIssues } from "./issues";
 import type { AdapterResult, ProviderAdapter, ProviderDelivery } from "./types";

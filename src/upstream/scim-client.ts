@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { listResponse, scimError, scimGroup, scimUser, type ScimGroup, type ScimUser } from "./scim-schemas";
 
 /**

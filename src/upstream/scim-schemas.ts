@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * SCIM 2.0 (RFC 7643/7644) shapes as this service reads them. Objects are loose: servers add
