@@ -19,8 +19,8 @@ export interface LoadResult {
   errors: number;
 }
 
-export async function runHttpBench(options: { seconds: number; runs: number; connections: number }) {
-  const worker = await startLocalWorker({ port: PORT, state: ".wrangler/bench-state", fresh: true });
+export async function runHttpBench(options: { seconds: number; runs: number; connections: number; vars?: Record<string, string> }) {
+  const worker = await startLocalWorker({ port: PORT, state: ".wrangler/bench-state", fresh: true, vars: options.vars });
   try {
     const key = devSigningKey();
     const signed = (valid: boolean) => () => {
