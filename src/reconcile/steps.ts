@@ -89,24 +89,35 @@ async function scanStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sca
     seenBefore: (ids) => alreadySeen(d1, run.id, ids),
   });
   let pagesRead = 0;
-  for await (const page of pages) {
-    pagesRead++;
-    const records = page.users.map((user) => ({ user: toDirectoryUser(user), lastModified: lastModifiedOf(user) }));
-    const stored = await storedUsers(d1, run.provider, records.map((record) => record.user.externalId));
-    const { writes, removals, counts } = classify(records, stored, { provider: run.provider, runId: run.id, runStartedAt: run.startedAt });
-    scanDone = page.done || run.pages + pagesRead >= config.maxPages;
-    const counters: Counters = { pages: 1, scanned: page.received, errors: page.invalid, ...counts };
-    const now = deps.now();
-    await runAtomically(d1, [
-      claimOnce("reconcile", `${run.id}:scan:${cursor}`, now),
-      ...(writes.length ? [upsertUsers(writes, now, { onlyIfLive: true })] : []),
-      ...markSeen(run.id, records.map((record) => record.user.externalId)),
-      ...stageRemovals(run.id, removals),
-      advance(run.id, scanDone ? { phase: "sweep", sweepAfter: "", upstreamTotal: page.totalResults } : { phase: "scan", nextStartIndex: page.nextStartIndex, upstreamTotal: page.totalResults }, counters, now),
-    ]);
-    startIndex = page.nextStartIndex;
-    cursor = String(startIndex);
-    if (scanDone) break;
+  try {
+    for await (const page of pages) {
+      pagesRead++;
+      const records = page.users.map((user) => ({ user: toDirectoryUser(user), lastModified: lastModifiedOf(user) }));
+      const stored = await storedUsers(d1, run.provider, records.map((record) => record.user.externalId));
+      const { writes, removals, counts } = classify(records, stored, { provider: run.provider, runId: run.id, runStartedAt: run.startedAt });
+      scanDone = page.done || run.pages + pagesRead >= config.maxPages;
+      const counters: Counters = { pages: 1, scanned: page.received, errors: page.invalid, ...counts };
+      const now = deps.now();
+      await runAtomically(d1, [
+        claimOnce("reconcile", `${run.id}:scan:${cursor}`, now),
+        ...(writes.length ? [upsertUsers(writes, now, { onlyIfLive: true })] : []),
+        ...markSeen(run.id, records.map((record) => record.user.externalId)),
+        ...stageRemovals(run.id, removals),
+        advance(run.id, scanDone ? { phase: "sweep", sweepAfter: "", upstreamTotal: page.totalResults } : { phase: "scan", nextStartIndex: page.nextStartIndex, upstreamTotal: page.totalResults }, counters, now),
+      ]);
+      startIndex = page.nextStartIndex;
+      cursor = String(startIndex);
+      if (scanDone) break;
+    }
+  } catch (error) {
+    // Pages before the failure are committed and the checkpoint has moved, so a queue retry of this
+    // message would be stale. Hand over from the new checkpoint instead; the failed page is read
+    // again by the next message. Configuration errors, and failures before any progress, propagate.
+    const progressed = startIndex !== run.nextStartIndex;
+    if (!progressed || isLostRace(error) || (error instanceof ScimRequestError && !error.transient)) throw error;
+    await recordStepError(d1, run.id, error instanceof Error ? error.message : String(error), deps.now(), false);
+    log("reconcile.page_failed_after_progress", { runId: run.id, nextStartIndex: startIndex, error: String(error) });
+    return { phase: "scan", cursor };
   }
   if (pagesRead === 0 || (!scanDone && pagesRead < pagesLeft)) {
     // The listing ended on a page this step did not commit (wrap-around, or nothing at all).

@@ -128,6 +128,30 @@ describe("reconciliation", () => {
     expect(await count()).toBe(250);
   });
 
+  it("an upstream failure after some pages of a step continues from the committed checkpoint, without stalling", async () => {
+    await tenant.reset({ users: users(250), quirks: { countCap: 50 } });
+    const { ScimRequestError } = await import("../../src/upstream/scim-client");
+    let calls = 0;
+    const flaky = () => {
+      const client = tenant.client();
+      return {
+        ...client,
+        listUsers: async (start: number, count: number) => {
+          if (++calls === 3) throw new ScimRequestError("unavailable", 503, "GET /Users: HTTP 503");
+          return client.listUsers(start, count);
+        },
+      };
+    };
+    const captured = capturingQueue();
+    const now = Date.now;
+    const { run } = await startOrResumeRun({ d1: env.DB, queue: captured.queue, now }, "firstup", "test");
+    const steps = await drive(captured, { clientFor: flaky, config: defaultReconcileConfig, now }, 100);
+    const finished = (await loadRun(env.DB, run.id))!;
+    expect(finished).toMatchObject({ status: "completed", scanned: 250, created: 250, errors: 1 });
+    expect(finished.lastError).toContain("HTTP 503");
+    expect(steps).toBeGreaterThan(2);
+  });
+
   it("rides out 429 with Retry-After during a run", async () => {
     await tenant.reset({ users: users(30), quirks: { throttle: { times: 2, retryAfterSeconds: 1 } } });
     const waits: number[] = [];
