@@ -1,7 +1,14 @@
 import { log } from "../log";
 import { QUEUE_MESSAGE_VERSION, type ReconcileMessage } from "../queue-message";
-import { activeRun, checkpointOf, createRun, stalledRuns, STALL_AFTER_MS, touch, type ReconcileRun } from "./runs";
+import { activeRun, checkpointOf, createRun, dropScratch, finish, stalledRuns, STALL_AFTER_MS, touch, type ReconcileRun } from "./runs";
 import { runAtomically } from "../d1";
+
+/**
+ * A run still going a day after it started has been failing for hours (upstream down, broken
+ * configuration): it is ended as failed, so the next night starts afresh instead of resuming it
+ * forever.
+ */
+export const GIVE_UP_AFTER_MS = 24 * 3600 * 1000;
 
 export interface StartResult {
   run: ReconcileRun;
@@ -22,7 +29,11 @@ export async function startOrResumeRun(
   trigger: string,
 ): Promise<StartResult> {
   const now = deps.now();
-  const active = await activeRun(deps.d1, provider);
+  let active = await activeRun(deps.d1, provider);
+  if (active && now - active.startedAt > GIVE_UP_AFTER_MS) {
+    await giveUp(deps, active);
+    active = null;
+  }
   if (active) {
     const stalled = now - active.updatedAt > STALL_AFTER_MS;
     if (stalled) await resume(deps, active);
@@ -34,11 +45,23 @@ export async function startOrResumeRun(
   return { run, started: true, resumed: false };
 }
 
-/** The watchdog: continues every run that has not moved for a while. */
+/** The watchdog: continues every run that has not moved for a while, and gives up on old ones. */
 export async function resumeStalledRuns(deps: { d1: D1Database; queue: Queue; now: () => number }): Promise<ReconcileRun[]> {
-  const stalled = await stalledRuns(deps.d1, deps.now());
-  for (const run of stalled) await resume(deps, run);
-  return stalled;
+  const resumed: ReconcileRun[] = [];
+  for (const run of await stalledRuns(deps.d1, deps.now())) {
+    if (deps.now() - run.startedAt > GIVE_UP_AFTER_MS) await giveUp(deps, run);
+    else {
+      await resume(deps, run);
+      resumed.push(run);
+    }
+  }
+  return resumed;
+}
+
+async function giveUp(deps: { d1: D1Database; now: () => number }, run: ReconcileRun): Promise<void> {
+  const note = `Gave up: still not finished 24 hours after it started (last error: ${run.lastError ?? "none recorded"}). Nothing pending was removed.`;
+  await runAtomically(deps.d1, [finish(run.id, "failed", {}, note, deps.now()), ...dropScratch(run.id)]);
+  log("reconcile.given_up", { runId: run.id });
 }
 
 async function resume(deps: { d1: D1Database; queue: Queue; now: () => number }, run: ReconcileRun): Promise<void> {

@@ -152,6 +152,24 @@ describe("reconciliation", () => {
     expect(steps).toBeGreaterThan(2);
   });
 
+  it("a run stalled for more than 24 hours is given up, and a new run can start", async () => {
+    await tenant.reset({ users: users(10) });
+    const captured = capturingQueue();
+    let clock = Date.now();
+    const now = () => clock;
+    const { run } = await startOrResumeRun({ d1: env.DB, queue: captured.queue, now }, "firstup", "test");
+    captured.sent.length = 0; // its first message is lost
+    clock += 25 * 3600 * 1000;
+    const { resumeStalledRuns } = await import("../../src/reconcile/start");
+    expect(await resumeStalledRuns({ d1: env.DB, queue: captured.queue, now })).toEqual([]);
+    const givenUp = (await loadRun(env.DB, run.id))!;
+    expect(givenUp).toMatchObject({ status: "failed", phase: "done" });
+    expect(givenUp.note).toContain("24 hours");
+    expect(captured.sent).toEqual([]);
+    const next = await startOrResumeRun({ d1: env.DB, queue: captured.queue, now }, "firstup", "test");
+    expect(next.started).toBe(true);
+  });
+
   it("rides out 429 with Retry-After during a run", async () => {
     await tenant.reset({ users: users(30), quirks: { throttle: { times: 2, retryAfterSeconds: 1 } } });
     const waits: number[] = [];
