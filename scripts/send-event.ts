@@ -1,7 +1,7 @@
 /**
  * Sends a signed sample webhook to a locally running Worker, signed with the local secret.
  *
- *   npm run send -- scalekit user_created [--id user_abc123] [--url http://127.0.0.1:8787]
+ *   npm run send -- scalekit user_created [--id user_abc123] [--event-id evt_1] [--url http://127.0.0.1:8787]
  *   npm run send -- firstup user.updated --id demo-0001
  *
  * Scalekit actions: user_created, user_updated, user_deleted, group_created, group_updated,
@@ -16,12 +16,12 @@ import { SCALEKIT_ACTIONS, sampleData, scalekitEvent, type ScalekitAction } from
 const FIRSTUP_EVENTS = ["user.updated", "user.deactivated", "user.deleted"];
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { url: { type: "string", default: "http://127.0.0.1:8787" }, id: { type: "string" } },
+  options: { url: { type: "string", default: "http://127.0.0.1:8787" }, id: { type: "string" }, "event-id": { type: "string" } },
 });
 const [provider, action = ""] = positionals;
 
 function usage(): never {
-  console.error(`usage: npm run send -- scalekit <${SCALEKIT_ACTIONS.join("|")}> [--id ID] [--url URL]`);
+  console.error(`usage: npm run send -- scalekit <${SCALEKIT_ACTIONS.join("|")}> [--id ID] [--event-id EVENT_ID] [--url URL]`);
   console.error(`       npm run send -- firstup <${FIRSTUP_EVENTS.join("|")}> --id USER_ID [--url URL]`);
   process.exit(2);
 }
@@ -31,7 +31,8 @@ let secretName: string;
 if (provider === "scalekit" && SCALEKIT_ACTIONS.includes(action as ScalekitAction)) {
   const data = sampleData(action as ScalekitAction);
   if (values.id) data[action === "group_membership_updated" ? "group_id" : "id"] = values.id;
-  body = JSON.stringify(scalekitEvent(action as ScalekitAction, data, { id: `evt_${randomUUID()}` }));
+  // A fixed --event-id lets you watch the duplicate path: the second delivery answers "duplicate".
+  body = JSON.stringify(scalekitEvent(action as ScalekitAction, data, { id: values["event-id"] ?? `evt_${randomUUID()}` }));
   secretName = "SCALEKIT_WEBHOOK_SECRET";
 } else if (provider === "firstup" && FIRSTUP_EVENTS.includes(action) && values.id) {
   // Firstup's payload shape, from its user-sync guide.
