@@ -1,15 +1,26 @@
 import * as z from "zod";
 
+/**
+ * Configuration, validated where it is used, one section per part of the Worker. A mistake in one
+ * section stops only the part that reads it: an invalid read-side ROLE_MAPPING cannot stop ingest
+ * or the consumers, and the dead-letter consumer reads no configuration at all. `/healthz` names
+ * every invalid setting (configProblems).
+ */
+
 /** Hard ceiling on webhook bodies. The spec recommends payloads under 20 kB. */
 export const BODY_LIMIT_CEILING_BYTES = 1024 * 1024;
+
+/** The dead-letter queue's name when DEAD_LETTER_QUEUE is unset (wrangler.toml's). */
+export const DEFAULT_DEAD_LETTER_QUEUE = "directory-events-dlq";
 
 /** Group name or external id → application roles, e.g. {"Admins": ["admin"], "grp_123": ["billing"]}. */
 const roleMapping = z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(128)).min(1).max(50));
 
-const configSchema = z.object({
-  ROLE_MAPPING: z
+/** A JSON-valued variable, parsed then validated by `schema`. */
+export function jsonVariable<T extends z.ZodType>(schema: T, fallback: string) {
+  return z
     .string()
-    .default("{}")
+    .default(fallback)
     .transform((text, context) => {
       try {
         return JSON.parse(text) as unknown;
@@ -18,29 +29,54 @@ const configSchema = z.object({
         return z.NEVER;
       }
     })
-    .pipe(roleMapping),
-  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(BODY_LIMIT_CEILING_BYTES).default(BODY_LIMIT_CEILING_BYTES),
-  DEDUPE_TTL_SECONDS: z.coerce.number().int().min(60).default(7 * 24 * 3600),
-  DEDUPE_KV: z.enum(["on", "off"]).default("on"),
-  RETRY_BASE_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
-  DEAD_LETTER_QUEUE: z.string().min(1),
-  RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
-  RECONCILE_PAGES_PER_MESSAGE: z.coerce.number().int().min(1).max(40).default(5),
-  RECONCILE_MAX_PAGES: z.coerce.number().int().min(1).default(5000),
-  RECONCILE_MAX_REMOVAL_SHARE: z.coerce.number().min(0).max(1).default(0.1),
-});
+    .pipe(schema);
+}
 
-export type Config = {
+const sections = {
+  ingest: z.object({
+    WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+    MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(BODY_LIMIT_CEILING_BYTES).default(BODY_LIMIT_CEILING_BYTES),
+    DEDUPE_TTL_SECONDS: z.coerce.number().int().min(60).default(7 * 24 * 3600),
+    DEDUPE_KV: z.enum(["on", "off"]).default("on"),
+  }),
+  consumer: z.object({
+    RETRY_BASE_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
+    DESTRUCTIVE_GUARD_WINDOW_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
+    DESTRUCTIVE_GUARD_MIN: z.coerce.number().int().min(0).default(20),
+    DESTRUCTIVE_GUARD_MAX_SHARE: z.coerce.number().min(0).max(1).default(0.05),
+    ABSENCE_CONFIRM_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+    UPSTREAM_CONFIRM_BUDGET_SECONDS: z.coerce.number().int().min(0).max(24 * 3600).default(900),
+    UPSTREAM_MAX_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(1000).default(10),
+  }),
+  reconcile: z.object({
+    RECONCILE_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+    RECONCILE_PAGES_PER_MESSAGE: z.coerce.number().int().min(1).max(40).default(5),
+    RECONCILE_MAX_PAGES: z.coerce.number().int().min(1).default(5000),
+    RECONCILE_MAX_REMOVAL_SHARE: z.coerce.number().min(0).max(1).default(0.1),
+  }),
+  read: z.object({
+    ROLE_MAPPING: jsonVariable(roleMapping, "{}"),
+  }),
+};
+type Section = keyof typeof sections;
+
+export type IngestConfig = {
   toleranceSeconds: number;
   maxBodyBytes: number;
   dedupeTtlSeconds: number;
   /** KV fast-path dedupe at ingress; off trades one KV read and write per event for D1's check. */
   dedupeKv: boolean;
+};
+
+export type ConsumerConfig = {
   retryBaseSeconds: number;
-  deadLetterQueue: string;
-  reconcile: ReconcileConfig;
-  roleMapping: Record<string, string[]>;
+  /** Erasures and deactivations from webhooks: at most max(min, maxShare × directory) per window. */
+  destructiveGuard: { windowMs: number; min: number; maxShare: number };
+  /** A SCIM 404 must be seen twice, this far apart, before it erases anyone. */
+  absenceConfirmDelaySeconds: number;
+  /** How long a deactivation waits for the upstream's record to say so before it is a failure. */
+  upstreamConfirmBudgetMs: number;
+  upstreamMaxRequestsPerSecond: number;
 };
 
 export type ReconcileConfig = {
@@ -50,39 +86,87 @@ export type ReconcileConfig = {
   maxRemovalShare: number;
 };
 
+export type ReadConfig = {
+  roleMapping: Record<string, string[]>;
+};
+
 export class ConfigError extends Error {
-  constructor(issues: string[]) {
+  constructor(readonly issues: string[]) {
     // Names the variables only; values (which may be secrets) never reach the message.
     super(`invalid configuration: ${issues.join("; ")}`);
     this.name = "ConfigError";
   }
 }
 
-const parsed = new WeakMap<object, Config>();
+const cache = new WeakMap<object, Map<Section, unknown>>();
 
-/** Validated once per isolate per env object; a bad value fails loudly instead of defaulting. */
-export function configFrom(env: Env): Config {
-  let config = parsed.get(env);
-  if (!config) {
-    const result = configSchema.safeParse(env);
-    if (!result.success) throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.code}`));
-    const vars = result.data;
-    config = {
-      toleranceSeconds: vars.WEBHOOK_TOLERANCE_SECONDS,
-      maxBodyBytes: vars.MAX_BODY_BYTES,
-      dedupeTtlSeconds: vars.DEDUPE_TTL_SECONDS,
-      dedupeKv: vars.DEDUPE_KV === "on",
-      retryBaseSeconds: vars.RETRY_BASE_DELAY_SECONDS,
-      deadLetterQueue: vars.DEAD_LETTER_QUEUE,
-      roleMapping: vars.ROLE_MAPPING,
-      reconcile: {
-        pageSize: vars.RECONCILE_PAGE_SIZE,
-        pagesPerMessage: vars.RECONCILE_PAGES_PER_MESSAGE,
-        maxPages: vars.RECONCILE_MAX_PAGES,
-        maxRemovalShare: vars.RECONCILE_MAX_REMOVAL_SHARE,
-      },
-    };
-    parsed.set(env, config);
+function parseSection<S extends Section>(env: Env, section: S): z.infer<(typeof sections)[S]> {
+  let parsed = cache.get(env);
+  if (!parsed) cache.set(env, (parsed = new Map()));
+  if (parsed.has(section)) return parsed.get(section) as z.infer<(typeof sections)[S]>;
+  const result = sections[section].safeParse(env);
+  if (!result.success) throw new ConfigError(describe(result.error));
+  parsed.set(section, result.data);
+  return result.data as z.infer<(typeof sections)[S]>;
+}
+
+function describe(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.join(".")}: ${issue.code}`);
+}
+
+export function ingestConfig(env: Env): IngestConfig {
+  const vars = parseSection(env, "ingest");
+  return {
+    toleranceSeconds: vars.WEBHOOK_TOLERANCE_SECONDS,
+    maxBodyBytes: vars.MAX_BODY_BYTES,
+    dedupeTtlSeconds: vars.DEDUPE_TTL_SECONDS,
+    dedupeKv: vars.DEDUPE_KV === "on",
+  };
+}
+
+export function consumerConfig(env: Env): ConsumerConfig {
+  const vars = parseSection(env, "consumer");
+  return {
+    retryBaseSeconds: vars.RETRY_BASE_DELAY_SECONDS,
+    destructiveGuard: {
+      windowMs: vars.DESTRUCTIVE_GUARD_WINDOW_SECONDS * 1000,
+      min: vars.DESTRUCTIVE_GUARD_MIN,
+      maxShare: vars.DESTRUCTIVE_GUARD_MAX_SHARE,
+    },
+    absenceConfirmDelaySeconds: vars.ABSENCE_CONFIRM_DELAY_SECONDS,
+    upstreamConfirmBudgetMs: vars.UPSTREAM_CONFIRM_BUDGET_SECONDS * 1000,
+    upstreamMaxRequestsPerSecond: vars.UPSTREAM_MAX_REQUESTS_PER_SECOND,
+  };
+}
+
+export function reconcileConfig(env: Env): ReconcileConfig {
+  const vars = parseSection(env, "reconcile");
+  return {
+    pageSize: vars.RECONCILE_PAGE_SIZE,
+    pagesPerMessage: vars.RECONCILE_PAGES_PER_MESSAGE,
+    maxPages: vars.RECONCILE_MAX_PAGES,
+    maxRemovalShare: vars.RECONCILE_MAX_REMOVAL_SHARE,
+  };
+}
+
+export function readConfig(env: Env): ReadConfig {
+  return { roleMapping: parseSection(env, "read").ROLE_MAPPING };
+}
+
+/** Which queue carries dead letters: a plain string, so routing to it can never fail on config. */
+export function deadLetterQueueName(env: Env): string {
+  const name = typeof env.DEAD_LETTER_QUEUE === "string" ? env.DEAD_LETTER_QUEUE.trim() : "";
+  return name || DEFAULT_DEAD_LETTER_QUEUE;
+}
+
+/** Every invalid setting, by variable name and problem (never its value), for /healthz. */
+export function configProblems(env: Env): { setting: string; problem: string }[] {
+  const problems: { setting: string; problem: string }[] = [];
+  for (const schema of Object.values(sections)) {
+    const result = schema.safeParse(env);
+    if (!result.success) {
+      for (const issue of result.error.issues) problems.push({ setting: String(issue.path[0] ?? "unknown"), problem: issue.code });
+    }
   }
-  return config;
+  return problems;
 }

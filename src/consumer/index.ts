@@ -1,4 +1,4 @@
-import { configFrom } from "../config";
+import { consumerConfig, deadLetterQueueName, reconcileConfig } from "../config";
 import { log } from "../log";
 import { queueMessage, type DeliveryMessage, type ReconcileMessage } from "../queue-message";
 import { isUpstreamProvider, upstreamClient } from "../upstream";
@@ -7,14 +7,18 @@ import { retryDelaySeconds } from "./backoff";
 import { recordDeadLetterBatch } from "./dead-letters";
 import { runReconcileSteps } from "./reconcile-steps";
 
+/** Backoff base for recording dead letters when D1 is down (a constant: no config on this path). */
+const DEAD_LETTER_RETRY_BASE_SECONDS = 10;
+
 /**
  * The queue() entry point. Dead-letter batches are recorded; other messages are decoded once and
  * routed: provider deliveries to the event consumer, reconciliation steps to the reconciler.
  */
 export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, now: () => number = Date.now): Promise<void> {
-  const config = configFrom(env);
+  // Dead letters depend on nothing but D1: no configuration is read before they are recorded.
+  if (batch.queue === deadLetterQueueName(env)) return recordDeadLetterBatch(batch, env.DB, { now, retryBaseSeconds: DEAD_LETTER_RETRY_BASE_SECONDS });
+  const config = consumerConfig(env);
   const options = { now, retryBaseSeconds: config.retryBaseSeconds };
-  if (batch.queue === config.deadLetterQueue) return recordDeadLetterBatch(batch, env.DB, options);
 
   const deliveries: { raw: Message<unknown>; message: DeliveryMessage }[] = [];
   const reconcileSteps: { raw: Message<unknown>; message: ReconcileMessage }[] = [];
@@ -34,6 +38,6 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, n
   const clientFor = (provider: string) => (isUpstreamProvider(provider) ? upstreamClient(env, provider) : null);
   if (deliveries.length) await applyEventBatch(deliveries, env.DB, { ...options, upstreamFor: clientFor });
   if (reconcileSteps.length) {
-    await runReconcileSteps(reconcileSteps, { ...options, d1: env.DB, queue: env.EVENTS_QUEUE, clientFor, config: config.reconcile });
+    await runReconcileSteps(reconcileSteps, { ...options, d1: env.DB, queue: env.EVENTS_QUEUE, clientFor, config: reconcileConfig(env) });
   }
 }

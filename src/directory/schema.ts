@@ -1,4 +1,5 @@
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
  * The synced directory. Column names follow the seed schema (users, groups, group_members) with
@@ -44,10 +45,20 @@ export const users = sqliteTable(
     fingerprint: text("fingerprint"),
     /** Set when the user's personal data was erased; the row stays as a tombstone. */
     forgottenAt: integer("forgotten_at"),
+    /**
+     * Case-folded `user_name` and `email` (directory/fold.ts), written with them: case-insensitive
+     * lookups (SCIM `userName eq`, `/v1?email=`) compare these, so they are Unicode-correct and
+     * indexed. SQLite's lower() folds ASCII only.
+     */
+    userNameKey: text("user_name_key"),
+    emailKey: text("email_key"),
+    firstNameKey: text("first_name_key"),
+    lastNameKey: text("last_name_key"),
   },
   (table) => [
     primaryKey({ columns: [table.provider, table.externalId] }),
-    index("users_email_idx").on(table.email),
+    index("users_email_key_idx").on(table.emailKey),
+    index("users_user_name_key_idx").on(table.provider, table.userNameKey),
     index("users_organization_idx").on(table.organizationId),
   ],
 );
@@ -58,11 +69,14 @@ export const groups = sqliteTable(
     provider: text("provider").notNull(),
     externalId: text("external_id").notNull(),
     name: text("name"),
+    /** Case-folded name (directory/fold.ts), for SCIM `displayName eq` lookups. */
+    nameKey: text("name_key"),
     ...syncedRecordColumns(),
   },
   (table) => [
     primaryKey({ columns: [table.provider, table.externalId] }),
     index("groups_organization_idx").on(table.organizationId),
+    index("groups_name_key_idx").on(table.provider, table.nameKey),
   ],
 );
 
@@ -98,7 +112,16 @@ export const processedEvents = sqliteTable(
   (table) => [primaryKey({ columns: [table.provider, table.eventId] })],
 );
 
-export const eventStatuses = ["applied", "ignored", "failed", "dead_lettered"] as const;
+/**
+ * - applied / ignored: done (ignored carries a reason);
+ * - failed: the last attempt failed and the queue retries it, or it ran out of its budget (replayable);
+ * - dead_lettered: the queue gave up (replayable);
+ * - held: authentic, but destructive on evidence too weak to act on alone; an operator releases it;
+ * - quarantined: authentic (signature verified), but the body did not parse; stored verbatim,
+ *   replayable once the adapter is fixed;
+ * - rejected: not JSON at all; answered 400 and recorded (authenticated, so it is not noise).
+ */
+export const eventStatuses = ["applied", "ignored", "failed", "dead_lettered", "held", "quarantined", "rejected"] as const;
 export type EventStatus = (typeof eventStatuses)[number];
 
 /** What happened to every accepted event, for operators. */
@@ -122,6 +145,13 @@ export const eventLog = sqliteTable(
     message: text("message"),
     /** The user or group the event is about, so forgetting a user can purge its messages. */
     subject: text("subject"),
+    /**
+     * Quarantined and rejected deliveries: the authenticated delivery as received (JSON: body text,
+     * webhook id, signed time, the headers adapters read), capped in size, so it can be re-parsed.
+     */
+    delivery: text("delivery"),
+    /** When the upstream first answered a verified SCIM 404 for this event's user (erasure needs two). */
+    absentSince: integer("absent_since"),
   },
   (table) => [
     primaryKey({ columns: [table.provider, table.eventId] }),
@@ -162,6 +192,8 @@ export const reconcileRuns = sqliteTable(
     /** scan (listing pages) → sweep (confirming local users the listing did not show) → finish. */
     phase: text("phase", { enum: ["scan", "sweep", "finish", "done"] }).notNull(),
     trigger: text("trigger").notNull(),
+    /** What the run covers within the provider: a directory id, or "" for the whole upstream. */
+    scope: text("scope").notNull().default(""),
     startedAt: integer("started_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
     finishedAt: integer("finished_at"),
@@ -182,7 +214,12 @@ export const reconcileRuns = sqliteTable(
     /** Why a run stopped short, e.g. the mass-deactivation guard, in words for operators. */
     note: text("note"),
   },
-  (table) => [index("reconcile_runs_provider_idx").on(table.provider, table.startedAt)],
+  (table) => [
+    index("reconcile_runs_provider_idx").on(table.provider, table.startedAt),
+    // One running run per provider and scope (a directory, or "" for the whole upstream), enforced
+    // by the database so two triggers racing cannot both start one.
+    uniqueIndex("reconcile_runs_one_running_idx").on(table.provider, table.scope).where(sql`status = 'running'`),
+  ],
 );
 
 /** Scratch: which upstream users a run has seen. Deleted when the run finishes. */
@@ -209,4 +246,18 @@ export const reconcilePending = sqliteTable(
     record: text("record"),
   },
   (table) => [primaryKey({ columns: [table.runId, table.externalId] })],
+);
+
+/**
+ * The webhook path's guard on destructive outcomes (erasures, deactivations): how many were applied
+ * per provider in each window. Checked and incremented in the consumer's atomic batch.
+ */
+export const destructiveWindows = sqliteTable(
+  "destructive_windows",
+  {
+    provider: text("provider").notNull(),
+    windowStart: integer("window_start").notNull(),
+    applied: integer("applied").notNull().default(0),
+  },
+  (table) => [primaryKey({ columns: [table.provider, table.windowStart] })],
 );

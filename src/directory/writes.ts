@@ -2,6 +2,7 @@ import { sql, type SQL } from "drizzle-orm";
 import type { DirectoryEvent, DirectoryUser } from "../events";
 import { eventVersion } from "./version";
 import { userFingerprint } from "./fingerprint";
+import { foldCaseOrNull } from "./fold";
 
 /**
  * The only code that writes users, groups and group_members.
@@ -36,13 +37,19 @@ export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
         // Resolved into user_upserted / user_forgotten by the consumer before it gets here.
         throw new Error("user_refresh must be resolved against the upstream before it is applied");
       case "user_deleted":
-        rows.userDeletes.push({ ...base, ...event.user });
+        rows.userDeletes.push({
+          ...base,
+          ...event.user,
+          emailKey: foldCaseOrNull(event.user.email),
+          firstNameKey: foldCaseOrNull(event.user.firstName),
+          lastNameKey: foldCaseOrNull(event.user.lastName),
+        });
         break;
       case "group_upserted":
-        rows.groupUpserts.push({ ...base, ...event.group });
+        rows.groupUpserts.push({ ...base, ...event.group, nameKey: foldCaseOrNull(event.group.name) });
         break;
       case "group_deleted":
-        rows.groupDeletes.push({ ...base, ...event.group });
+        rows.groupDeletes.push({ ...base, ...event.group, nameKey: foldCaseOrNull(event.group.name) });
         break;
       case "group_members_changed":
         rows.memberships.push({ ...base, groupExternalId: event.groupExternalId, added: event.added, removed: event.removed });
@@ -70,7 +77,16 @@ interface VersionedBase {
 
 /** A users row as the upsert statements read it from JSON. */
 export function userRow(base: VersionedBase, user: DirectoryUser): Record<string, unknown> {
-  return { ...base, ...user, active: user.active ? 1 : 0, fingerprint: userFingerprint(user) };
+  return {
+    ...base,
+    ...user,
+    active: user.active ? 1 : 0,
+    fingerprint: userFingerprint(user),
+    userNameKey: foldCaseOrNull(user.userName),
+    emailKey: foldCaseOrNull(user.email),
+    firstNameKey: foldCaseOrNull(user.firstName),
+    lastNameKey: foldCaseOrNull(user.lastName),
+  };
 }
 
 /**
@@ -81,11 +97,12 @@ export function upsertUsers(rows: Rows, now: number, options: { onlyIfLive?: boo
   const liveGuard = options.onlyIfLive ? sql` AND users.forgotten_at IS NULL` : sql``;
   return sql`
     INSERT INTO users (provider, external_id, email, first_name, last_name, active, organization_id, directory_id,
-                       user_name, scim_external_id, attributes, fingerprint,
-                       created_at, updated_at, deleted_at, last_event_at, last_event_version)
+                       user_name, scim_external_id, attributes, fingerprint, user_name_key, email_key,
+                       first_name_key, last_name_key, created_at, updated_at, deleted_at, last_event_at, last_event_version)
     SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'email', r.value ->> 'firstName',
            r.value ->> 'lastName', r.value ->> 'active', r.value ->> 'organizationId', r.value ->> 'directoryId',
            r.value ->> 'userName', r.value ->> 'scimExternalId', r.value ->> 'attributes', r.value ->> 'fingerprint',
+           r.value ->> 'userNameKey', r.value ->> 'emailKey', r.value ->> 'firstNameKey', r.value ->> 'lastNameKey',
            ${now}, ${now}, NULL, r.value ->> 'occurredAt', r.value ->> 'version'
     FROM json_each(${json(rows)}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
@@ -93,6 +110,8 @@ export function upsertUsers(rows: Rows, now: number, options: { onlyIfLive?: boo
       active = excluded.active, organization_id = excluded.organization_id, directory_id = excluded.directory_id,
       user_name = excluded.user_name, scim_external_id = excluded.scim_external_id,
       attributes = excluded.attributes, fingerprint = excluded.fingerprint,
+      user_name_key = excluded.user_name_key, email_key = excluded.email_key,
+      first_name_key = excluded.first_name_key, last_name_key = excluded.last_name_key,
       deleted_at = NULL, forgotten_at = NULL, updated_at = excluded.updated_at,
       last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
     WHERE excluded.last_event_version > users.last_event_version${liveGuard}`;
@@ -114,7 +133,8 @@ export function forgetUsers(rows: Rows, now: number): SQL[] {
     FROM json_each(${payload}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
       email = NULL, first_name = NULL, last_name = NULL, user_name = NULL, scim_external_id = NULL,
-      attributes = NULL, fingerprint = NULL, active = 0,
+      attributes = NULL, fingerprint = NULL, user_name_key = NULL, email_key = NULL,
+      first_name_key = NULL, last_name_key = NULL, active = 0,
       deleted_at = coalesce(users.deleted_at, excluded.deleted_at),
       forgotten_at = coalesce(users.forgotten_at, excluded.forgotten_at),
       updated_at = excluded.updated_at,
@@ -135,14 +155,17 @@ function deleteUsers(rows: Rows, now: number): SQL[] {
   const payload = json(rows);
   return [
     sql`
-    INSERT INTO users (provider, external_id, email, first_name, last_name, active, organization_id, directory_id,
-                       created_at, updated_at, deleted_at, last_event_at, last_event_version)
-    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'email', r.value ->> 'firstName',
-           r.value ->> 'lastName', 0, r.value ->> 'organizationId', r.value ->> 'directoryId',
+    INSERT INTO users (provider, external_id, email, email_key, first_name, first_name_key, last_name, last_name_key,
+                       active, organization_id, directory_id, created_at, updated_at, deleted_at, last_event_at, last_event_version)
+    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'email', r.value ->> 'emailKey', r.value ->> 'firstName',
+           r.value ->> 'firstNameKey', r.value ->> 'lastName', r.value ->> 'lastNameKey', 0, r.value ->> 'organizationId', r.value ->> 'directoryId',
            ${now}, ${now}, r.value ->> 'occurredAt', r.value ->> 'occurredAt', r.value ->> 'version'
     FROM json_each(${payload}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
       email = coalesce(excluded.email, users.email),
+      email_key = coalesce(excluded.email_key, users.email_key),
+      first_name_key = coalesce(excluded.first_name_key, users.first_name_key),
+      last_name_key = coalesce(excluded.last_name_key, users.last_name_key),
       first_name = coalesce(excluded.first_name, users.first_name),
       last_name = coalesce(excluded.last_name, users.last_name),
       organization_id = coalesce(excluded.organization_id, users.organization_id),
@@ -156,14 +179,14 @@ function deleteUsers(rows: Rows, now: number): SQL[] {
 
 function upsertGroups(rows: Rows, now: number): SQL {
   return sql`
-    INSERT INTO groups (provider, external_id, name, organization_id, directory_id,
+    INSERT INTO groups (provider, external_id, name, name_key, organization_id, directory_id,
                         created_at, updated_at, deleted_at, last_event_at, last_event_version)
-    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'name',
+    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'name', r.value ->> 'nameKey',
            r.value ->> 'organizationId', r.value ->> 'directoryId',
            ${now}, ${now}, NULL, r.value ->> 'occurredAt', r.value ->> 'version'
     FROM json_each(${json(rows)}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
-      name = excluded.name, organization_id = excluded.organization_id, directory_id = excluded.directory_id,
+      name = excluded.name, name_key = excluded.name_key, organization_id = excluded.organization_id, directory_id = excluded.directory_id,
       deleted_at = NULL, updated_at = excluded.updated_at,
       last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
     WHERE excluded.last_event_version > groups.last_event_version`;
@@ -173,14 +196,15 @@ function deleteGroups(rows: Rows, now: number): SQL[] {
   const payload = json(rows);
   return [
     sql`
-    INSERT INTO groups (provider, external_id, name, organization_id, directory_id,
+    INSERT INTO groups (provider, external_id, name, name_key, organization_id, directory_id,
                         created_at, updated_at, deleted_at, last_event_at, last_event_version)
-    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'name',
+    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'name', r.value ->> 'nameKey',
            r.value ->> 'organizationId', r.value ->> 'directoryId',
            ${now}, ${now}, r.value ->> 'occurredAt', r.value ->> 'occurredAt', r.value ->> 'version'
     FROM json_each(${payload}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
       name = coalesce(excluded.name, groups.name),
+      name_key = coalesce(excluded.name_key, groups.name_key),
       organization_id = coalesce(excluded.organization_id, groups.organization_id),
       directory_id = coalesce(excluded.directory_id, groups.directory_id),
       deleted_at = excluded.deleted_at, updated_at = excluded.updated_at,

@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import * as z from "zod";
-import { configFrom } from "../config";
+import { readConfig } from "../config";
 import { getGroup, getUser, groupMemberPage, listGroups, listUsers, membershipsOf, type Cursor, type GroupRow, type UserRow } from "../directory/read";
 import { rolesFor } from "../directory/roles";
 import { adminAuth } from "./admin-auth";
@@ -86,7 +86,7 @@ export function v1Routes() {
     const rows = await listUsers(c.env.DB, { ...filters, organizationId: organization_id, updatedSince: updated_since }, { after: after ?? null, limit: size + 1 });
     const page = rows.slice(0, size);
     const memberships = await membershipsOf(c.env.DB, page);
-    const mapping = configFrom(c.env).roleMapping;
+    const mapping = readConfig(c.env).roleMapping;
     return c.json({
       users: page.map((row) => userJson(row, rolesFor(memberships.filter((m) => m.provider === row.provider && m.userExternalId === row.externalId), mapping))),
       next_cursor: rows.length > size ? positionCursor(page.at(-1)!) : null,
@@ -98,7 +98,7 @@ export function v1Routes() {
     if (!row) return errorResponse(c, 404, "not_found");
     const memberships = await membershipsOf(c.env.DB, [row]);
     return c.json({
-      ...userJson(row, rolesFor(memberships, configFrom(c.env).roleMapping)),
+      ...userJson(row, rolesFor(memberships, readConfig(c.env).roleMapping)),
       groups: memberships.map((m) => ({ id: `${m.provider}:${m.groupExternalId}`, external_id: m.groupExternalId, name: m.groupName })),
     });
   });

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { configFrom } from "../config";
+import { ingestConfig } from "../config";
 import { providers } from "../providers";
 import { toQueueMessages, QUEUE_MESSAGE_VERSION, type QueueMessage } from "../queue-message";
 import { markSeen, wasSeen } from "../ingest/seen-deliveries";
@@ -34,9 +34,9 @@ export function webhookRoutes() {
     },
     // Rejects on Content-Length before reading, or as soon as a streamed body passes the cap.
     (c, next) =>
-      bodyLimit({ maxSize: configFrom(c.env).maxBodyBytes, onError: (c) => errorResponse(c, 413, "payload_too_large") })(c, next),
+      bodyLimit({ maxSize: ingestConfig(c.env).maxBodyBytes, onError: (c) => errorResponse(c, 413, "payload_too_large") })(c, next),
     async (c) => {
-      const config = configFrom(c.env);
+      const config = ingestConfig(c.env);
       const adapter = c.get("adapter");
       // The exact bytes received: signatures are over these, never over a re-serialization.
       const body = new Uint8Array(await c.req.arrayBuffer());

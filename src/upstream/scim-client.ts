@@ -8,7 +8,10 @@ import { listResponse, scimError, scimGroup, scimUser, type ScimGroup, type Scim
  * - 429 and 503 wait for `Retry-After` (seconds or HTTP date) when it fits the budget;
  * - other 5xx, timeouts, network errors and unparseable bodies back off exponentially with jitter;
  * - 401/403 are configuration errors: thrown at once, never retried;
- * - 404 on a resource is an answer (`null`), not an error.
+ * - 404 on a resource is an answer (`null`) only when its body is a SCIM Error (RFC 7644 §3.12)
+ *   saying 404. A bare 404 (a wrong base URL, a gateway, a proxy's error page) proves nothing
+ *   about the user and throws `not_found_unverified`: absence is evidence for erasure, so it must
+ *   come from a SCIM server.
  * When the budget runs out the call throws, and the caller (a queue message) is retried later.
  *
  * @example
@@ -16,7 +19,7 @@ import { listResponse, scimError, scimGroup, scimUser, type ScimGroup, type Scim
  * const user = await client.getUser("u_987"); // null when the upstream forgot the user
  */
 
-export type ScimFailureKind = "unauthorized" | "client_error" | "invalid_filter" | "unavailable" | "protocol";
+export type ScimFailureKind = "unauthorized" | "client_error" | "invalid_filter" | "unavailable" | "protocol" | "not_found_unverified";
 
 export class ScimRequestError extends Error {
   constructor(
@@ -57,6 +60,7 @@ export interface UserPage {
 }
 
 const SCIM_JSON = "application/scim+json";
+const SCIM_ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error";
 const BACKOFF_BASE_MS = 250;
 
 export function createScimClient(options: ScimClientOptions) {
@@ -68,8 +72,8 @@ export function createScimClient(options: ScimClientOptions) {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const random = options.random ?? Math.random;
 
-  /** GET `path` with `query`; resolves to the parsed JSON body, or null on 404. */
-  async function get(path: string, query: Record<string, string> = {}): Promise<unknown | null> {
+  /** GET `path` with `query`; resolves to the parsed JSON body, or NOT_FOUND on 404 (verified or not). */
+  async function get(path: string, query: Record<string, string> = {}): Promise<unknown> {
     const url = new URL(baseUrl + path);
     for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
     let waited = 0;
@@ -90,8 +94,7 @@ export function createScimClient(options: ScimClientOptions) {
           }
           waitMs = backoff(attempt);
         } else if (response.status === 404) {
-          await response.body?.cancel();
-          return null;
+          return (await isScimNotFound(response)) ? NOT_FOUND : UNVERIFIED_NOT_FOUND;
         } else {
           const failure = await describeFailure(path, response);
           if (response.status === 401 || response.status === 403 || failure.kind === "client_error" || failure.kind === "invalid_filter") {
@@ -124,6 +127,7 @@ export function createScimClient(options: ScimClientOptions) {
     const query: Record<string, string> = { startIndex: String(startIndex), count: String(count) };
     if (filter) query.filter = filter;
     const body = await get("/Users", query);
+    if (body === NOT_FOUND || body === UNVERIFIED_NOT_FOUND) throw new ScimRequestError("client_error", 404, "GET /Users: HTTP 404: check the upstream's base URL");
     const page = listResponse.safeParse(body);
     if (!page.success) throw new ScimRequestError("protocol", 200, "GET /Users: not a SCIM ListResponse");
     const resources = page.data.Resources ?? [];
@@ -145,7 +149,10 @@ export function createScimClient(options: ScimClientOptions) {
     /** The user, or null if the upstream does not know it (forgotten or never existed). */
     async getUser(id: string): Promise<ScimUser | null> {
       const body = await get(`/Users/${encodeURIComponent(id)}`);
-      if (body === null) return null;
+      if (body === NOT_FOUND) return null;
+      if (body === UNVERIFIED_NOT_FOUND) {
+        throw new ScimRequestError("not_found_unverified", 404, "GET /Users/{id}: HTTP 404 without a SCIM error body: check the upstream's base URL");
+      }
       const user = scimUser.safeParse(body);
       if (!user.success) throw new ScimRequestError("protocol", 200, "GET /Users/{id}: not a SCIM User");
       return user.data;
@@ -184,7 +191,7 @@ export function createScimClient(options: ScimClientOptions) {
     /** Groups with their members, or null when the upstream has no /Groups endpoint. */
     async listGroups(startIndex: number, count: number): Promise<{ groups: ScimGroup[]; received: number; totalResults: number } | null> {
       const body = await get("/Groups", { startIndex: String(startIndex), count: String(count) });
-      if (body === null) return null;
+      if (body === NOT_FOUND || body === UNVERIFIED_NOT_FOUND) return null;
       const page = listResponse.safeParse(body);
       if (!page.success) throw new ScimRequestError("protocol", 200, "GET /Groups: not a SCIM ListResponse");
       const resources = page.data.Resources ?? [];
@@ -198,6 +205,19 @@ export function createScimClient(options: ScimClientOptions) {
 }
 
 export type ScimClient = ReturnType<typeof createScimClient>;
+
+const NOT_FOUND = Symbol("scim-not-found");
+const UNVERIFIED_NOT_FOUND = Symbol("unverified-not-found");
+
+/** A 404 whose body is a SCIM Error saying 404 (RFC 7644 §3.12): the server says the resource is not there. */
+async function isScimNotFound(response: Response): Promise<boolean> {
+  try {
+    const parsed = scimError.safeParse(await response.json());
+    return parsed.success && parsed.data.schemas.includes(SCIM_ERROR_SCHEMA) && String(parsed.data.status) === "404";
+  } catch {
+    return false;
+  }
+}
 
 /** A SCIM filter string literal: `"` and `\` escaped (RFC 7644 §3.4.2.2 uses JSON strings). */
 export function scimString(value: string): string {

@@ -48,6 +48,7 @@ export const listResponse = z.looseObject({
 
 /** RFC 7644 §3.12. `status` is a string per the RFC; some servers send a number. */
 export const scimError = z.looseObject({
+  schemas: z.array(z.string()).default([]),
   status: z.union([z.string(), z.number()]).nullish(),
   scimType: z.string().nullish(),
   detail: z.string().nullish(),
