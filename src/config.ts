@@ -13,8 +13,42 @@ export const BODY_LIMIT_CEILING_BYTES = 1024 * 1024;
 /** The dead-letter queue's name when DEAD_LETTER_QUEUE is unset (wrangler.toml's). */
 export const DEFAULT_DEAD_LETTER_QUEUE = "directory-events-dlq";
 
-/** Group name or external id → application roles, e.g. {"Admins": ["admin"], "grp_123": ["billing"]}. */
-const roleMapping = z.record(z.string().min(1).max(256), z.array(z.string().min(1).max(128)).min(1).max(50));
+/**
+ * ROLE_MAPPING: a list of entries, each scoped to one provider and organization (and optionally a
+ * directory), matching a group by its external id, or by its exact name as an explicit
+ * per-organization opt-in. `{}` (the old empty default) reads as an empty list; an old-style global
+ * name map is invalid, because it let any customer's group called "Admins" grant admin.
+ */
+const roleMappingEntry = z
+  .strictObject({
+    provider: z.string().min(1).max(64),
+    organization_id: z.string().min(1).max(1024),
+    directory_id: z.string().min(1).max(1024).optional(),
+    group_id: z.string().min(1).max(256).optional(),
+    group_name: z.string().min(1).max(1024).optional(),
+    roles: z.array(z.string().min(1).max(128)).min(1).max(50),
+  })
+  .refine((entry) => (entry.group_id === undefined) !== (entry.group_name === undefined), { message: "exactly one of group_id and group_name" })
+  .transform(
+    (entry): RoleMappingEntry => ({
+      provider: entry.provider,
+      organizationId: entry.organization_id,
+      directoryId: entry.directory_id ?? null,
+      group: entry.group_id !== undefined ? { id: entry.group_id } : { name: entry.group_name! },
+      roles: entry.roles,
+    }),
+  );
+const roleMapping = z.union([z.array(roleMappingEntry).max(1000), z.strictObject({}).transform((): RoleMappingEntry[] => [])]);
+
+export interface RoleMappingEntry {
+  provider: string;
+  organizationId: string;
+  /** null: any directory of the organization. */
+  directoryId: string | null;
+  /** By external id, or (opt-in) by exact group name. */
+  group: { id: string } | { name: string };
+  roles: string[];
+}
 
 /** A JSON-valued variable, parsed then validated by `schema`. */
 export function jsonVariable<T extends z.ZodType>(schema: T, fallback: string) {
@@ -55,7 +89,7 @@ const sections = {
     RECONCILE_MAX_REMOVAL_SHARE: z.coerce.number().min(0).max(1).default(0.1),
   }),
   read: z.object({
-    ROLE_MAPPING: jsonVariable(roleMapping, "{}"),
+    ROLE_MAPPING: jsonVariable(roleMapping, "[]"),
   }),
 };
 type Section = keyof typeof sections;
@@ -87,7 +121,7 @@ export type ReconcileConfig = {
 };
 
 export type ReadConfig = {
-  roleMapping: Record<string, string[]>;
+  roleMapping: RoleMappingEntry[];
 };
 
 export class ConfigError extends Error {

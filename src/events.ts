@@ -58,14 +58,23 @@ export const directoryEvent = z.discriminatedUnion("kind", [
   }),
   /**
    * The provider only says which user changed: the consumer fetches the current record from the
-   * provider's SCIM API and applies that (or forgets the user if SCIM answers 404).
+   * provider's SCIM API and applies what it observes there (consumer/resolve-upstream.ts). The
+   * event's own word never erases or deactivates anyone.
    */
   z.object({
     ...eventBase,
     kind: z.literal("user_refresh"),
     externalId: id,
-    /** `deactivated`: the fetched record is expected to be inactive; it is applied either way. */
-    reason: z.enum(["updated", "deactivated"]),
+    /**
+     * What the provider said happened, which the upstream record must confirm: `deactivated`
+     * expects an inactive record, `deleted` expects the user gone (a SCIM 404).
+     */
+    reason: z.enum(["updated", "deactivated", "deleted"]),
+    /**
+     * The delivery was signed (Standard Webhooks), not just sent with a shared Authorization
+     * header. Only a signed `deleted` lets one verified SCIM 404 erase; otherwise two reads apart.
+     */
+    signed: z.boolean().optional(),
   }),
   /** Erase the user's personal data everywhere, keeping a tombstone (GDPR-style deletion). */
   z.object({ ...eventBase, kind: z.literal("user_forgotten"), externalId: id }),

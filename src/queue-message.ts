@@ -1,3 +1,5 @@
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import * as z from "zod";
 import { directoryEvent, type DirectoryEvent } from "./events";
 
@@ -14,6 +16,10 @@ export const queueMessage = z.discriminatedUnion("kind", [
     kind: z.literal("event"),
     receivedAt: z.number().int(),
     event: directoryEvent,
+    /** An operator released this held event: its destructive outcome needs no further evidence. */
+    released: z.literal(true).optional(),
+    /** When the upstream first answered a verified SCIM 404 for the event's user (erasure needs a second). */
+    absentSince: z.number().int().optional(),
   }),
   z.object({
     v: z.literal(QUEUE_MESSAGE_VERSION),
@@ -44,28 +50,52 @@ export type ReconcileMessage = Extract<QueueMessage, { kind: "reconcile" }>;
 /** A message that carries a provider's delivery (applied or ignored), as opposed to internal work. */
 export type DeliveryMessage = Exclude<QueueMessage, ReconcileMessage>;
 
-/** Queue messages are at most 128 KB; stay well below it. */
+/**
+ * Queues accept messages of at most 128 KB. Sizes are UTF-8 bytes of the JSON the Queue stores
+ * (`contentType: "json"`), never string length: a non-ASCII id is 1 UTF-16 unit but up to 3 bytes.
+ * The budget stays well below the limit to leave room for the Queue's own metadata.
+ */
 export const MAX_MESSAGE_BYTES = 100 * 1024;
+/** One sendBatch call carries at most 256 KB (counted in decimal kilobytes, to be safe). */
+const SEND_BATCH_BYTES = 256 * 1000;
+
+/** Event ids (and so split part ids) are 1–256 characters; part ids are also printable ASCII. */
+const MAX_EVENT_ID_LENGTH = 256;
+const PRINTABLE_ASCII = /^[\x21-\x7e]+$/;
+/** Part ids are sized for the worst case: 256 characters that JSON escapes to two bytes each. */
+const WORST_CASE_PART_ID = '"'.repeat(MAX_EVENT_ID_LENGTH);
+
+const encoder = new TextEncoder();
+export const utf8Bytes = (text: string): number => encoder.encode(text).length;
+export const messageBytes = (message: QueueMessage): number => utf8Bytes(JSON.stringify(message));
+
+export type QueueMessagesResult =
+  | { ok: true; messages: EventMessage[] }
+  /** A message that cannot be made small enough: quarantined by the caller, never retried forever. */
+  | { ok: false; code: "message_too_large"; bytes: number };
 
 /**
  * A membership change too large for one message is split into parts, each with its own event id
- * (`<id>#<n>`) and so its own exactly-once record. Parts touch disjoint (group, user) pairs and
- * share the original event time, so they apply independently in any order.
+ * (see partEventId) and so its own exactly-once record. Parts touch disjoint (group, user) pairs and
+ * share the original event time, so they apply independently in any order. Any other event that
+ * does not fit, or a part that still does not, is `message_too_large`.
  */
-export function toQueueMessages(event: DirectoryEvent, receivedAt: number): EventMessage[] {
+export function toQueueMessages(event: DirectoryEvent, receivedAt: number): QueueMessagesResult {
   const whole: EventMessage = { v: QUEUE_MESSAGE_VERSION, kind: "event", receivedAt, event };
-  if (event.kind !== "group_members_changed" || JSON.stringify(whole).length <= MAX_MESSAGE_BYTES) return [whole];
+  const wholeBytes = messageBytes(whole);
+  if (wholeBytes <= MAX_MESSAGE_BYTES) return { ok: true, messages: [whole] };
+  if (event.kind !== "group_members_changed") return { ok: false, code: "message_too_large", bytes: wholeBytes };
 
-  const changes = [
-    ...event.added.map((user) => ({ user, added: true })),
-    ...event.removed.map((user) => ({ user, added: false })),
-  ];
+  // Everything but the member lists, with the longest part id a part could carry.
+  const envelope = messageBytes({ ...whole, event: { ...event, eventId: WORST_CASE_PART_ID, added: [], removed: [] } });
+  const budget = MAX_MESSAGE_BYTES - envelope;
   const parts: { added: string[]; removed: string[] }[] = [];
   let current = { added: [] as string[], removed: [] as string[] };
   let bytes = 0;
-  const budget = MAX_MESSAGE_BYTES - 2048; // room for the envelope around the member lists
+  const changes = [...event.added.map((user) => ({ user, added: true })), ...event.removed.map((user) => ({ user, added: false }))];
   for (const change of changes) {
-    const cost = change.user.length * 6 + 3; // worst case: every character escaped as \uXXXX
+    // The id as JSON encodes it (quotes and escapes included), plus the comma before it.
+    const cost = utf8Bytes(JSON.stringify(change.user)) + 1;
     if (bytes + cost > budget && bytes > 0) {
       parts.push(current);
       current = { added: [], removed: [] };
@@ -75,8 +105,37 @@ export function toQueueMessages(event: DirectoryEvent, receivedAt: number): Even
     bytes += cost;
   }
   parts.push(current);
-  return parts.map((part, index) => ({
-    ...whole,
-    event: { ...event, eventId: `${event.eventId}#${index + 1}`, ...part },
-  }));
+
+  const ids = partEventIds(event.eventId, parts.length);
+  const messages = parts.map((part, index): EventMessage => ({ ...whole, event: { ...event, eventId: ids[index]!, ...part } }));
+  // The budget above is an upper bound; this check keeps an oversized part from ever being sent.
+  const largest = Math.max(...messages.map(messageBytes));
+  return largest <= MAX_MESSAGE_BYTES ? { ok: true, messages } : { ok: false, code: "message_too_large", bytes: largest };
+}
+
+/**
+ * Ids of the `count` parts of event `eventId`: `<id>#<n>` when every one of them is a valid
+ * printable id of at most 256 characters; otherwise `<printable prefix>~<sha256 of the id, 32 hex>#<n>`.
+ * Deterministic, so a redelivery of the event maps to the same part ids (and dedupes), and unique
+ * per event through the digest of the whole id.
+ */
+export function partEventIds(eventId: string, count: number): string[] {
+  const plain = (n: number) => `${eventId}#${n}`;
+  const fits = PRINTABLE_ASCII.test(eventId) && plain(count).length <= MAX_EVENT_ID_LENGTH;
+  const base = fits ? eventId : `${eventId.replace(/[^\x21-\x7e]/g, "").slice(0, 160)}~${bytesToHex(sha256(encoder.encode(eventId))).slice(0, 32)}`;
+  return Array.from({ length: count }, (_, index) => `${base}#${index + 1}`);
+}
+
+/** A delivery's messages onto the Queue, as few calls as the Queue's batch limits allow. */
+export async function sendQueueMessages(queue: Queue, messages: QueueMessage[]): Promise<void> {
+  const [only] = messages;
+  if (messages.length === 1 && only) {
+    await queue.send(only, { contentType: "json" });
+    return;
+  }
+  // sendBatch takes at most 100 messages and 256 KB in all; messages are at most MAX_MESSAGE_BYTES each.
+  const perBatch = Math.floor(SEND_BATCH_BYTES / MAX_MESSAGE_BYTES);
+  for (let i = 0; i < messages.length; i += perBatch) {
+    await queue.sendBatch(messages.slice(i, i + perBatch).map((body) => ({ body, contentType: "json" as const })));
+  }
 }

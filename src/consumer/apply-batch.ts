@@ -1,35 +1,41 @@
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import type { SQL } from "drizzle-orm";
+import type { ConsumerConfig } from "../config";
 import { directoryWrites } from "../directory/writes";
 import type { DirectoryEvent } from "../events";
 import type { ScimClient } from "../upstream/scim-client";
 import type { DeliveryMessage } from "../queue-message";
 import { log } from "../log";
 import { runAtomically } from "../d1";
-import { findProcessed, keyOf, keyString, purgeMessagesAbout, recordFailure, recordOutcomes, type OutcomeRow } from "./event-log";
-import { mapConcurrently, resolveRefresh } from "./resolve-upstream";
+import { findProcessed, keyOf, keyString, purgeMessagesAbout, recordFailure, recordOutcomes, recordUnfinished, type OutcomeRow } from "./event-log";
 import { retryDelaySeconds } from "./backoff";
+import { isGuardRecheckFailure, planDestructive } from "./destructive-guard";
+import { resolveUpstreamEvents } from "./resolve-batch";
 
 export interface ApplyOptions {
   now: () => number;
   retryBaseSeconds: number;
   /** The provider's SCIM upstream, for events that carry only an id; null when not configured. */
   upstreamFor: (provider: string) => ScimClient | null;
+  /** Where events that must look at the upstream again later are re-queued. */
+  queue: Queue;
+  config: ConsumerConfig;
 }
 
-interface Decoded extends OutcomeRow {
+export interface Pending extends OutcomeRow {
   raw: Message<unknown>;
-  /** What will be written: the event itself, or what the upstream resolved it to. */
+  /** What will be written: the event itself, or what the upstream resolved it to (null: nothing). */
   apply: DirectoryEvent | null;
+  /** An operator released this held event. */
+  released: boolean;
 }
-
-const UPSTREAM_CONCURRENCY = 6;
 
 /**
  * The main queue consumer. In the common case a batch costs two D1 round trips: one read to
  * drop events already applied, one atomic `db.batch` that applies the rest and records them.
- * If that batch fails, events are retried one by one so a single poison event cannot hold the
- * others back; each message is then acked or retried on its own.
+ * Erasures and deactivations cost one more read, for the destructive guard. If the batch fails,
+ * events are retried one by one so a single poison event cannot hold the others back; each
+ * message is then acked or retried on its own.
  */
 export async function applyEventBatch(
   messages: { raw: Message<unknown>; message: DeliveryMessage }[],
@@ -37,7 +43,7 @@ export async function applyEventBatch(
   options: ApplyOptions,
 ): Promise<void> {
   const db = drizzle(d1);
-  const pending: Decoded[] = [];
+  const pending: Pending[] = [];
   const seenInBatch = new Set<string>();
 
   for (const { raw, message } of messages) {
@@ -49,7 +55,7 @@ export async function applyEventBatch(
     }
     seenInBatch.add(key);
     const apply = message.kind === "event" ? message.event : null;
-    pending.push({ raw, message, attempts: raw.attempts, apply, note: null });
+    pending.push({ raw, message, attempts: raw.attempts, apply, note: null, released: message.kind === "event" && message.released === true });
   }
   if (pending.length === 0) return;
 
@@ -62,11 +68,11 @@ export async function applyEventBatch(
   });
   if (fresh.length === 0) return;
 
-  const ready = await resolveUpstreamEvents(d1, fresh, options);
+  const ready = await resolveUpstreamEvents(d1, fresh, options, failRow);
   if (ready.length === 0) return;
   try {
-    await runAtomically(d1, batchStatements(ready, options.now()));
-    for (const row of ready) logApplied(row);
+    await runAtomically(d1, await guardedStatements(d1, ready, options));
+    for (const row of ready) logOutcome(row);
     for (const row of ready) row.raw.ack();
   } catch (error) {
     log("batch.failed", { size: ready.length, error: String(error) });
@@ -75,30 +81,28 @@ export async function applyEventBatch(
 }
 
 /**
- * Events that name a user without describing it are resolved against the provider's SCIM API
- * here, in the consumer, never on the request path. A lookup that fails (upstream down, throttled
- * past the client's budget, misconfigured) fails only its own message, which is retried.
+ * The batch's writes, with the destructive guard applied: rows past the window's budget are
+ * recorded as held instead of applied (their `note` says so), and the window is incremented.
  */
-async function resolveUpstreamEvents(d1: D1Database, rows: Decoded[], options: ApplyOptions): Promise<Decoded[]> {
-  const resolved = await mapConcurrently(rows, UPSTREAM_CONCURRENCY, async (row) => {
-    if (row.apply?.kind !== "user_refresh") return row;
-    const client = options.upstreamFor(row.apply.provider);
-    try {
-      if (!client) throw new Error(`no SCIM upstream is configured for ${row.apply.provider}`);
-      const resolution = await resolveRefresh(row.apply, client);
-      return { ...row, apply: resolution.event, note: resolution.note };
-    } catch (error) {
-      await failRow(d1, row, error, options);
-      return null;
-    }
-  });
-  return resolved.filter((row): row is Decoded => row !== null);
+async function guardedStatements(d1: D1Database, rows: Pending[], options: ApplyOptions): Promise<SQL[]> {
+  const now = options.now();
+  const candidates = rows.flatMap((row) => (row.apply ? [{ event: row.apply, released: row.released, row }] : []));
+  const plan = await planDestructive(d1, candidates, options.config.destructiveGuard, now);
+  const held = new Set(plan.held.map((candidate) => candidate.row));
+  for (const row of held) row.note = "destructive_guard";
+  const applying = rows.filter((row) => !held.has(row));
+  return [
+    ...batchStatements(applying, now),
+    ...plan.statements,
+    ...[...held].map((row) => recordUnfinished(row, { status: "held", code: "destructive_guard" }, now)),
+  ];
 }
 
-async function applyAlone(d1: D1Database, db: DrizzleD1Database, row: Decoded, options: ApplyOptions): Promise<void> {
+async function applyAlone(d1: D1Database, db: DrizzleD1Database, row: Pending, options: ApplyOptions): Promise<void> {
   try {
-    await runAtomically(d1, batchStatements([row], options.now()));
-    logApplied(row);
+    row.note = row.note === "destructive_guard" ? null : row.note;
+    await runAtomically(d1, await guardedStatements(d1, [row], options));
+    logOutcome(row);
     row.raw.ack();
   } catch (error) {
     // Lost a race with another consumer applying the same event: that is success, once.
@@ -107,12 +111,18 @@ async function applyAlone(d1: D1Database, db: DrizzleD1Database, row: Decoded, o
       row.raw.ack();
       return;
     }
+    // Another consumer used up the guard's window meanwhile: look again (and hold) on the retry.
+    if (isGuardRecheckFailure(error)) {
+      log("event.guard_recheck", { ...keyOf(row.message) });
+      row.raw.retry({ delaySeconds: retryDelaySeconds(row.attempts, options.retryBaseSeconds) });
+      return;
+    }
     await failRow(d1, row, error, options);
   }
 }
 
 /** Records the failure (best effort) and hands the message back to the queue with backoff. */
-async function failRow(d1: D1Database, row: Decoded, error: unknown, options: ApplyOptions): Promise<void> {
+export async function failRow(d1: D1Database, row: Pending, error: unknown, options: Pick<ApplyOptions, "now" | "retryBaseSeconds">): Promise<void> {
   const delaySeconds = retryDelaySeconds(row.attempts, options.retryBaseSeconds);
   log("event.failed", { ...keyOf(row.message), attempts: row.attempts, delaySeconds, error: String(error) });
   await recordFailure(d1, row, error, options.now()).catch((recordError) =>
@@ -121,13 +131,15 @@ async function failRow(d1: D1Database, row: Decoded, error: unknown, options: Ap
   row.raw.retry({ delaySeconds });
 }
 
-function batchStatements(rows: Decoded[], now: number): SQL[] {
+function batchStatements(rows: Pending[], now: number): SQL[] {
   const events = rows.flatMap((row) => (row.apply ? [row.apply] : []));
   const forgotten = events.flatMap((event) => (event.kind === "user_forgotten" ? [{ provider: event.provider, subject: event.externalId }] : []));
   return [...directoryWrites(events, now), ...recordOutcomes(rows, now), ...purgeMessagesAbout(forgotten)];
 }
 
-function logApplied(row: Decoded): void {
-  if (row.apply) log("event.applied", { ...keyOf(row.message), kind: row.apply.kind, note: row.note ?? undefined });
+function logOutcome(row: Pending): void {
+  if (row.note === "destructive_guard") log("event.held", { ...keyOf(row.message), reason: "destructive_guard" });
+  else if (row.apply) log("event.applied", { ...keyOf(row.message), kind: row.apply.kind, note: row.note ?? undefined });
   else if (row.message.kind === "ignored") log("event.ignored", { ...keyOf(row.message), reason: row.message.reason });
+  else log("event.applied", { ...keyOf(row.message), note: row.note ?? undefined });
 }

@@ -99,7 +99,7 @@ export function recordOutcomes(rows: OutcomeRow[], now: number): SQL[] {
     FROM json_each(${JSON.stringify(logged)}) AS r WHERE true
     ON CONFLICT (provider, event_id) DO UPDATE SET
       status = excluded.status, reason = excluded.reason, error = NULL, attempts = excluded.attempts,
-      occurred_at = excluded.occurred_at, updated_at = excluded.updated_at, message = NULL`);
+      occurred_at = excluded.occurred_at, updated_at = excluded.updated_at, message = NULL, delivery = NULL`);
   return statements;
 }
 
@@ -116,6 +116,35 @@ export async function recordFailure(d1: D1Database, row: OutcomeRow, error: unkn
       status = 'failed', error = excluded.error, attempts = excluded.attempts,
       updated_at = excluded.updated_at, message = excluded.message
     WHERE event_log.status NOT IN ('applied', 'ignored')`]);
+}
+
+/**
+ * An event that did not apply and is not being retried by the queue: `held` (waiting for an
+ * operator to release it) or `failed` with a stable code (the upstream never confirmed it, or it
+ * is waiting to look again). The message is stored so it can be released or replayed. Never
+ * downgrades an event already applied or ignored.
+ */
+export function recordUnfinished(
+  row: OutcomeRow,
+  outcome: { status: "held" | "failed"; code: string; absentSince?: number },
+  now: number,
+): SQL {
+  const { message, attempts } = row;
+  const key = keyOf(message);
+  const sourceType = message.kind === "event" ? message.event.sourceType : message.sourceType;
+  const reason = outcome.status === "held" ? outcome.code : null;
+  const error = outcome.status === "failed" ? outcome.code : null;
+  return sql`
+    INSERT INTO event_log (provider, event_id, subject, source_type, status, reason, error, attempts, occurred_at,
+                           received_at, updated_at, message, absent_since)
+    VALUES (${key.provider}, ${key.eventId}, ${subjectOf(message)}, ${sourceType}, ${outcome.status}, ${reason}, ${error}, ${attempts},
+            ${message.kind === "event" ? message.event.occurredAt : null}, ${message.receivedAt}, ${now}, ${JSON.stringify(message)},
+            ${outcome.absentSince ?? null})
+    ON CONFLICT (provider, event_id) DO UPDATE SET
+      status = excluded.status, reason = excluded.reason, error = excluded.error, attempts = excluded.attempts,
+      updated_at = excluded.updated_at, message = excluded.message,
+      absent_since = coalesce(excluded.absent_since, event_log.absent_since)
+    WHERE event_log.status NOT IN ('applied', 'ignored')`;
 }
 
 /**
@@ -163,7 +192,7 @@ export function purgeMessagesAbout(subjects: { provider: string; subject: string
   const matches = (table: string) => sql`
     (${sql.raw(table)}.provider, ${sql.raw(table)}.subject) IN (SELECT s.value ->> 'provider', s.value ->> 'subject' FROM json_each(${list}) AS s)`;
   return [
-    sql`UPDATE event_log SET message = NULL WHERE message IS NOT NULL AND ${matches("event_log")}`,
+    sql`UPDATE event_log SET message = NULL, delivery = NULL WHERE (message IS NOT NULL OR delivery IS NOT NULL) AND ${matches("event_log")}`,
     sql`UPDATE dead_letters SET body = '{"redacted":"subject_forgotten"}' WHERE ${matches("dead_letters")}`,
   ];
 }

@@ -2,6 +2,8 @@ import { consumerConfig, deadLetterQueueName, reconcileConfig } from "../config"
 import { log } from "../log";
 import { queueMessage, type DeliveryMessage, type ReconcileMessage } from "../queue-message";
 import { isUpstreamProvider, upstreamClient } from "../upstream";
+import { spacedFetch } from "../upstream/rate-limit";
+import type { ScimClient } from "../upstream/scim-client";
 import { applyEventBatch } from "./apply-batch";
 import { retryDelaySeconds } from "./backoff";
 import { recordDeadLetterBatch } from "./dead-letters";
@@ -35,9 +37,17 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, n
     }
   }
 
-  const clientFor = (provider: string) => (isUpstreamProvider(provider) ? upstreamClient(env, provider) : null);
-  if (deliveries.length) await applyEventBatch(deliveries, env.DB, { ...options, upstreamFor: clientFor });
+  // One client per upstream per invocation, so its rate limit spans every lookup in the batch.
+  const clients = new Map<string, ScimClient | null>();
+  const clientFor = (provider: string) => {
+    if (!clients.has(provider)) {
+      const fetch = spacedFetch(config.upstreamMaxRequestsPerSecond);
+      clients.set(provider, isUpstreamProvider(provider) ? upstreamClient(env, provider, { fetch }) : null);
+    }
+    return clients.get(provider) ?? null;
+  };
+  if (deliveries.length) await applyEventBatch(deliveries, env.DB, { ...options, upstreamFor: clientFor, queue: env.EVENTS_QUEUE, config });
   if (reconcileSteps.length) {
-    await runReconcileSteps(reconcileSteps, { ...options, d1: env.DB, queue: env.EVENTS_QUEUE, clientFor, config: reconcileConfig(env) });
+    await runReconcileSteps(reconcileSteps, { ...options, d1: env.DB, queue: env.EVENTS_QUEUE, clientFor, config: () => reconcileConfig(env) });
   }
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, lte, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, lte, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { deadLetters, eventLog, type EventStatus } from "../directory/schema";
 
@@ -19,8 +19,12 @@ export async function listEvents(
   filters: { status?: EventStatus; provider?: string; since?: number; until?: number },
   page: { after: EventCursor | null; limit: number },
 ): Promise<EventRow[]> {
+  // A page says whether a message or delivery is stored, never its content: a stored delivery can
+  // be a megabyte, and 200 of them must not be read to draw one list page.
+  const { message: _message, delivery: _delivery, ...columns } = getTableColumns(eventLog);
+  const stored = (column: typeof eventLog.message | typeof eventLog.delivery) => sql<string | null>`CASE WHEN ${column} IS NULL THEN NULL ELSE '' END`;
   return drizzle(d1)
-    .select()
+    .select({ ...columns, message: stored(eventLog.message), delivery: stored(eventLog.delivery) })
     .from(eventLog)
     .where(
       and(

@@ -1,30 +1,117 @@
 import type { DirectoryEvent } from "../events";
-import type { ScimClient } from "../upstream/scim-client";
+import { ScimRequestError, type ScimClient } from "../upstream/scim-client";
 import { lastModifiedOf, toDirectoryUser } from "../upstream/scim-user";
 
 type RefreshEvent = Extract<DirectoryEvent, { kind: "user_refresh" }>;
 
-export interface Resolution {
-  event: DirectoryEvent;
-  /** Recorded as the event log's reason, when the upstream said something worth noting. */
-  note: string | null;
+/**
+ * What reading the upstream decided for a `user_refresh`:
+ * - apply: write `event` (a snapshot of the record, or an erasure);
+ * - wait: the upstream has not caught up (or an absence needs its second read); look again later;
+ * - hold: the evidence is too weak to act on, and only an operator can release it;
+ * - fail: the upstream never confirmed what the event said within the budget (replayable).
+ */
+export type Resolution =
+  | { outcome: "apply"; event: DirectoryEvent; note: string | null }
+  | { outcome: "wait"; reason: WaitReason; delaySeconds: number; absentSince?: number }
+  | { outcome: "hold"; reason: HoldReason }
+  | { outcome: "fail"; code: "deactivation_not_confirmed" | "deletion_not_confirmed" };
+
+export type WaitReason = "awaiting_deactivation" | "awaiting_deletion" | "confirming_absence";
+export type HoldReason = "absence_unverified" | "upstream_empty";
+
+export interface ResolveContext {
+  /** The consumer's clock: every Firstup state version is an observation time on it. */
+  now: () => number;
+  /** When the delivery was first received: the confirmation budget runs from here. */
+  receivedAt: number;
+  /** Set when an earlier read already saw a verified SCIM 404 for this event. */
+  absentSince?: number;
+  /** An operator released this event: act on the event's word once the upstream has been read. */
+  released: boolean;
+  absenceConfirmDelaySeconds: number;
+  confirmBudgetMs: number;
+  /** Delay before the next look while waiting for the upstream to catch up. */
+  waitDelaySeconds: number;
 }
 
 /**
- * Turns "user X changed" into what changed, by reading the user's current SCIM record:
- * - found → `user_upserted` with the record, versioned by the record's `meta.lastModified` (the
- *   upstream's own clock for that data), else by the event time;
- * - 404 → `user_forgotten`: the upstream forgot the user, so this service does too.
- * A `deactivated` event whose record is still active is applied as the record says (the record is
- * the truth) and noted as `deactivation_not_confirmed`.
+ * Turns "user X changed" into what the upstream shows now.
+ *
+ * One clock per subject: every state this produces for a SCIM-backed provider, erasure included,
+ * is versioned by the time the consumer observed it (`ctx.now()` after the read), never by the
+ * webhook's timestamp or the upstream's `meta.lastModified`. Two observations of the same upstream
+ * therefore always compare, and a read that happened before an erasure was confirmed can never
+ * undo it, whatever order the two commit in.
+ *
+ * Erasure needs evidence a misconfiguration cannot produce: a 404 whose body is a SCIM Error
+ * (a bare 404 is held), seen twice `absenceConfirmDelaySeconds` apart, or once for a signed
+ * `user.deleted`; and the upstream must still list someone (a wrong tenant lists no one).
  */
-export async function resolveRefresh(event: RefreshEvent, client: ScimClient): Promise<Resolution> {
-  const record = await client.getUser(event.externalId);
-  const base = { provider: event.provider, eventId: event.eventId, sourceType: event.sourceType };
-  if (!record) return { event: { ...base, kind: "user_forgotten", occurredAt: event.occurredAt, externalId: event.externalId }, note: "forgotten_upstream" };
+export async function resolveRefresh(event: RefreshEvent, client: ScimClient, ctx: ResolveContext): Promise<Resolution> {
+  let record;
+  try {
+    record = await client.getUser(event.externalId);
+  } catch (error) {
+    if (!(error instanceof ScimRequestError) || error.kind !== "not_found_unverified") throw error;
+    if (ctx.released) return forget(event, ctx.now(), "forgotten_on_release");
+    return { outcome: "hold", reason: "absence_unverified" };
+  }
+  const observedAt = ctx.now();
+
+  if (record === null) {
+    if (ctx.released) return forget(event, observedAt, "forgotten_on_release");
+    const confirmedBySignedDelete = event.reason === "deleted" && event.signed === true;
+    const confirmedBySecondRead = ctx.absentSince !== undefined && observedAt - ctx.absentSince >= ctx.absenceConfirmDelaySeconds * 1000;
+    if (!confirmedBySignedDelete && !confirmedBySecondRead) {
+      return { outcome: "wait", reason: "confirming_absence", delaySeconds: ctx.absenceConfirmDelaySeconds, absentSince: ctx.absentSince ?? observedAt };
+    }
+    if (!(await listsSomeone(client))) return { outcome: "hold", reason: "upstream_empty" };
+    return forget(event, observedAt, "forgotten_upstream");
+  }
+
   const user = toDirectoryUser(record);
-  const note = event.reason === "deactivated" && user.active ? "deactivation_not_confirmed" : null;
-  return { event: { ...base, kind: "user_upserted", occurredAt: lastModifiedOf(record) ?? event.occurredAt, user }, note };
+  const snapshot = (note: string | null): Resolution => ({
+    outcome: "apply",
+    event: { provider: event.provider, eventId: event.eventId, sourceType: event.sourceType, kind: "user_upserted", occurredAt: observedAt, user },
+    note,
+  });
+  if (event.reason === "updated" || !user.active) {
+    // A deleted user that the upstream keeps as an inactive record is deactivated: confirmed.
+    return snapshot(event.reason === "deleted" ? "deletion_seen_as_deactivation" : null);
+  }
+
+  // The event says deactivated or deleted, and the record is still active.
+  const lastModified = lastModifiedOf(record);
+  if (lastModified !== null && lastModified >= event.occurredAt) {
+    // The upstream changed the user after the event (say, reactivated them): the record is newer.
+    return snapshot(event.reason === "deactivated" ? "deactivation_superseded" : "deletion_superseded");
+  }
+  if (observedAt - ctx.receivedAt < ctx.confirmBudgetMs) {
+    return { outcome: "wait", reason: event.reason === "deactivated" ? "awaiting_deactivation" : "awaiting_deletion", delaySeconds: ctx.waitDelaySeconds };
+  }
+  return { outcome: "fail", code: event.reason === "deactivated" ? "deactivation_not_confirmed" : "deletion_not_confirmed" };
+}
+
+/**
+ * Whether the upstream lists at least one user. A wrong tenant or path answers every GET with a
+ * SCIM 404 too, so an absence only counts when the same base URL still holds a directory.
+ */
+async function listsSomeone(client: ScimClient): Promise<boolean> {
+  try {
+    return (await client.countUsers()) > 0;
+  } catch (error) {
+    if (error instanceof ScimRequestError && !error.transient && error.kind !== "unauthorized") return false;
+    throw error;
+  }
+}
+
+function forget(event: RefreshEvent, observedAt: number, note: string): Resolution {
+  return {
+    outcome: "apply",
+    event: { provider: event.provider, eventId: event.eventId, sourceType: event.sourceType, kind: "user_forgotten", occurredAt: observedAt, externalId: event.externalId },
+    note,
+  };
 }
 
 /** Runs `work` over `items`, at most `limit` at a time (Workers allow 6 open connections). */

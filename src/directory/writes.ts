@@ -37,13 +37,7 @@ export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
         // Resolved into user_upserted / user_forgotten by the consumer before it gets here.
         throw new Error("user_refresh must be resolved against the upstream before it is applied");
       case "user_deleted":
-        rows.userDeletes.push({
-          ...base,
-          ...event.user,
-          emailKey: foldCaseOrNull(event.user.email),
-          firstNameKey: foldCaseOrNull(event.user.firstName),
-          lastNameKey: foldCaseOrNull(event.user.lastName),
-        });
+        rows.userDeletes.push(userRow(base, { ...event.user, active: false }));
         break;
       case "group_upserted":
         rows.groupUpserts.push({ ...base, ...event.group, nameKey: foldCaseOrNull(event.group.name) });
@@ -93,8 +87,10 @@ export function userRow(base: VersionedBase, user: DirectoryUser): Record<string
  * Snapshot upsert, guarded by version. `onlyIfLive` (reconciliation) also refuses to touch a
  * forgotten user: a listing page read before the erasure must not bring the person back.
  */
-export function upsertUsers(rows: Rows, now: number, options: { onlyIfLive?: boolean } = {}): SQL {
+export function upsertUsers(rows: Rows, now: number, options: { onlyIfLive?: boolean; deleted?: boolean } = {}): SQL {
   const liveGuard = options.onlyIfLive ? sql` AND users.forgotten_at IS NULL` : sql``;
+  // A soft delete is the same snapshot, marked deleted at the event's time.
+  const deletedAt = options.deleted ? sql`r.value ->> 'occurredAt'` : sql`NULL`;
   return sql`
     INSERT INTO users (provider, external_id, email, first_name, last_name, active, organization_id, directory_id,
                        user_name, scim_external_id, attributes, fingerprint, user_name_key, email_key,
@@ -103,7 +99,7 @@ export function upsertUsers(rows: Rows, now: number, options: { onlyIfLive?: boo
            r.value ->> 'lastName', r.value ->> 'active', r.value ->> 'organizationId', r.value ->> 'directoryId',
            r.value ->> 'userName', r.value ->> 'scimExternalId', r.value ->> 'attributes', r.value ->> 'fingerprint',
            r.value ->> 'userNameKey', r.value ->> 'emailKey', r.value ->> 'firstNameKey', r.value ->> 'lastNameKey',
-           ${now}, ${now}, NULL, r.value ->> 'occurredAt', r.value ->> 'version'
+           ${now}, ${now}, ${deletedAt}, r.value ->> 'occurredAt', r.value ->> 'version'
     FROM json_each(${json(rows)}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
       email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name,
@@ -112,15 +108,20 @@ export function upsertUsers(rows: Rows, now: number, options: { onlyIfLive?: boo
       attributes = excluded.attributes, fingerprint = excluded.fingerprint,
       user_name_key = excluded.user_name_key, email_key = excluded.email_key,
       first_name_key = excluded.first_name_key, last_name_key = excluded.last_name_key,
-      deleted_at = NULL, forgotten_at = NULL, updated_at = excluded.updated_at,
+      deleted_at = excluded.deleted_at, forgotten_at = NULL, updated_at = excluded.updated_at,
       last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
     WHERE excluded.last_event_version > users.last_event_version${liveGuard}`;
 }
 
 /**
- * Erasure: personal data is removed whatever the event's version (an erasure request always wins
- * over the data it erases), a tombstone row remains, and memberships are removed. The version
- * only moves forward, so older events arriving later cannot restore the data.
+ * Erasure: personal data is removed, a tombstone row remains, and memberships are removed.
+ *
+ * Versioned like every other state, on the subject's one clock (for SCIM-backed providers, the
+ * time the consumer observed the upstream): an erasure replaces every older state, and an older
+ * event arriving later cannot restore the data. Only a state observed after the erasure (the
+ * upstream has the user again) replaces it. That is what makes the result independent of arrival
+ * order: an erasure that "always won" would wipe a re-provisioned user whenever a stale erasure
+ * arrived late.
  */
 export function forgetUsers(rows: Rows, now: number): SQL[] {
   const payload = json(rows);
@@ -135,11 +136,12 @@ export function forgetUsers(rows: Rows, now: number): SQL[] {
       email = NULL, first_name = NULL, last_name = NULL, user_name = NULL, scim_external_id = NULL,
       attributes = NULL, fingerprint = NULL, user_name_key = NULL, email_key = NULL,
       first_name_key = NULL, last_name_key = NULL, active = 0,
-      deleted_at = coalesce(users.deleted_at, excluded.deleted_at),
-      forgotten_at = coalesce(users.forgotten_at, excluded.forgotten_at),
-      updated_at = excluded.updated_at,
-      last_event_at = max(users.last_event_at, excluded.last_event_at),
-      last_event_version = max(users.last_event_version, excluded.last_event_version)`,
+      -- The erasure carries no organization or directory, and a tombstone must not depend on
+      -- which state it replaced (arrival order): it keeps only the id.
+      organization_id = NULL, directory_id = NULL,
+      deleted_at = excluded.deleted_at, forgotten_at = excluded.forgotten_at, updated_at = excluded.updated_at,
+      last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
+    WHERE excluded.last_event_version > users.last_event_version`,
     ...resetMemberships("users", payload),
   ];
 }
@@ -147,34 +149,12 @@ export function forgetUsers(rows: Rows, now: number): SQL[] {
 /**
  * Soft delete: a tombstone row (inserted if the user was never seen, so a late, older create
  * cannot bring them back), then the membership reset, then the removal of their memberships.
- * The tombstone takes the profile the delete event carries (Scalekit sends the whole user); a
- * field the event omits keeps its last known value, for the audit trail. That fallback is the one
- * place arrival order can show: a field missing from the delete is whatever was applied before it.
+ * The tombstone is exactly the profile the delete event carries (Scalekit sends the whole user),
+ * like any other snapshot: a field the event lacks is null, never "whatever was applied before",
+ * so the result does not depend on arrival order.
  */
 function deleteUsers(rows: Rows, now: number): SQL[] {
-  const payload = json(rows);
-  return [
-    sql`
-    INSERT INTO users (provider, external_id, email, email_key, first_name, first_name_key, last_name, last_name_key,
-                       active, organization_id, directory_id, created_at, updated_at, deleted_at, last_event_at, last_event_version)
-    SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'email', r.value ->> 'emailKey', r.value ->> 'firstName',
-           r.value ->> 'firstNameKey', r.value ->> 'lastName', r.value ->> 'lastNameKey', 0, r.value ->> 'organizationId', r.value ->> 'directoryId',
-           ${now}, ${now}, r.value ->> 'occurredAt', r.value ->> 'occurredAt', r.value ->> 'version'
-    FROM json_each(${payload}) AS r WHERE true
-    ON CONFLICT (provider, external_id) DO UPDATE SET
-      email = coalesce(excluded.email, users.email),
-      email_key = coalesce(excluded.email_key, users.email_key),
-      first_name_key = coalesce(excluded.first_name_key, users.first_name_key),
-      last_name_key = coalesce(excluded.last_name_key, users.last_name_key),
-      first_name = coalesce(excluded.first_name, users.first_name),
-      last_name = coalesce(excluded.last_name, users.last_name),
-      organization_id = coalesce(excluded.organization_id, users.organization_id),
-      directory_id = coalesce(excluded.directory_id, users.directory_id),
-      active = 0, deleted_at = excluded.deleted_at, updated_at = excluded.updated_at,
-      last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
-    WHERE excluded.last_event_version > users.last_event_version`,
-    ...resetMemberships("users", payload),
-  ];
+  return [upsertUsers(rows, now, { deleted: true }), ...resetMemberships("users", json(rows))];
 }
 
 function upsertGroups(rows: Rows, now: number): SQL {

@@ -3,11 +3,16 @@ import * as z from "zod";
 import { getDeadLetter, getEvent, listDeadLetters, listEvents, type DeadLetterRow, type EventRow } from "../consumer/operator-reads";
 import { replayStoredMessage } from "../consumer/replay";
 import { eventStatuses } from "../directory/schema";
+import { replayDelivery } from "../ingest/replay-delivery";
+import { storedDelivery } from "../ledger/quarantine";
+import { providers as registeredProviders } from "../providers";
+import type { ProviderAdapter } from "../providers/types";
 import { log } from "../log";
 import { recentRuns, loadRun, type ReconcileRun } from "../reconcile/runs";
 import { startOrResumeRun } from "../reconcile/start";
 import { isUpstreamProvider, upstreamClient } from "../upstream";
-import { adminAuth } from "./admin-auth";
+import { adminAuth } from "./auth";
+import { heldEventRoutes } from "./admin-held";
 import type { AppEnv } from "./app-env";
 import { errorResponse } from "./errors";
 import { cursorOf, encodeCursor } from "./opaque-cursor";
@@ -15,17 +20,25 @@ import { cursorOf, encodeCursor } from "./opaque-cursor";
 /**
  * Operator routes under /admin (Bearer ADMIN_TOKEN):
  * - GET  /admin/events                                  the event log (?status, provider, since, until, cursor, limit)
- * - GET  /admin/events/:provider/:eventId               one event, with its error and stored message
- * - POST /admin/events/:provider/:eventId/replay        re-enqueue a failed or dead-lettered event
+ * - GET  /admin/events/:provider/:eventId               one event, with its error, stored message or stored delivery
+ * - POST /admin/events/:provider/:eventId/replay        re-enqueue a failed or dead-lettered event; re-parse a
+ *                                                       quarantined or rejected delivery with the current adapter
  * - GET  /admin/dead-letters                            dead letters, newest first (?cursor, limit)
  * - POST /admin/dead-letters/:messageId/replay          re-enqueue a dead letter's body
  * - POST /admin/reconcile/:provider                     start a reconciliation run now (or resume a stalled one)
  * - GET  /admin/reconcile/runs                          recent runs (?provider=firstup&limit=20)
  * - GET  /admin/reconcile/runs/:id                      one run's report
  */
-export function adminRoutes() {
+export interface AdminRouteOptions {
+  /** The adapters a quarantined delivery is re-parsed with; tests inject a fixed version. Defaults to the registry. */
+  providers?: ReadonlyMap<string, ProviderAdapter>;
+}
+
+export function adminRoutes(options: AdminRouteOptions = {}) {
+  const providers = options.providers ?? registeredProviders;
   const app = new Hono<AppEnv>();
   app.use("*", adminAuth());
+  app.route("/", heldEventRoutes());
 
   const eventsQuery = z.object({
     status: z.enum(eventStatuses).optional(),
@@ -57,6 +70,7 @@ export function adminRoutes() {
   app.post("/events/:provider/:eventId/replay", async (c) => {
     const row = await getEvent(c.env.DB, c.req.param("provider"), c.req.param("eventId"));
     if (!row) return errorResponse(c, 404, "not_found");
+    if (isUnparsed(row)) return replayUnparsed(c, providers.get(row.provider), row);
     if (row.status !== "failed" && row.status !== "dead_lettered") return errorResponse(c, 409, "not_replayable", { status: row.status });
     const result = await replayStoredMessage(c.env.EVENTS_QUEUE, row.message);
     if (!result.ok) return errorResponse(c, result.reason === "undecodable" ? 422 : 409, result.reason);
@@ -115,6 +129,25 @@ export function adminRoutes() {
   return app;
 }
 
+/** Quarantined and rejected rows hold a delivery that never became a queue message. */
+const isUnparsed = (row: EventRow) => (row.status === "quarantined" || row.status === "rejected") && row.delivery !== null;
+
+/**
+ * Re-parses a quarantined or rejected delivery with the adapter deployed now and enqueues what it
+ * yields, as ingress would: 202 with the event ids enqueued, or 422 still_invalid with the issues.
+ */
+async function replayUnparsed(c: Context<AppEnv>, adapter: ProviderAdapter | undefined, row: EventRow) {
+  if (!adapter) return errorResponse(c, 404, "provider_not_found");
+  const result = await replayDelivery({ d1: c.env.DB, queue: c.env.EVENTS_QUEUE, now: c.get("now") }, adapter, row);
+  if (!result.ok) {
+    if (result.reason === "still_invalid") return errorResponse(c, 422, "still_invalid", { issues: result.issues });
+    if (result.reason === "queue_unavailable") return errorResponse(c, 503, "queue_unavailable", {}, { "Retry-After": "30" });
+    return errorResponse(c, 409, "not_replayable", { status: row.status });
+  }
+  log("event.replayed", { provider: row.provider, eventId: row.eventId, from: row.status, as: result.eventIds.length });
+  return c.json({ replayed: true, provider: row.provider, event_id: row.eventId, outcome: result.outcome, enqueued_event_ids: result.eventIds }, 202);
+}
+
 function invalidQuery(c: Context<AppEnv>, error: z.ZodError) {
   return errorResponse(c, 400, "invalid_query", { issues: error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`) });
 }
@@ -135,9 +168,21 @@ function eventJson(row: EventRow, withMessage: boolean) {
     occurred_at: iso(row.occurredAt),
     received_at: iso(row.receivedAt),
     updated_at: iso(row.updatedAt),
-    replayable: (row.status === "failed" || row.status === "dead_lettered") && row.message !== null,
-    ...(withMessage ? { message: row.message === null ? null : (JSON.parse(row.message) as unknown) } : {}),
+    replayable: ((row.status === "failed" || row.status === "dead_lettered") && row.message !== null) || isUnparsed(row),
+    ...(withMessage ? { message: row.message === null ? null : (JSON.parse(row.message) as unknown), delivery: deliveryJson(row.delivery) } : {}),
   };
+}
+
+/** A quarantined or rejected delivery as stored (body text or base64, webhook id, signed time, headers). */
+function deliveryJson(stored: string | null) {
+  if (stored === null) return null;
+  try {
+    const parsed = storedDelivery.safeParse(JSON.parse(stored));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // shown verbatim below
+  }
+  return { unreadable: stored };
 }
 
 function deadLetterJson(row: DeadLetterRow) {

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "../config";
 import { log } from "../log";
+import type { ProviderAdapter } from "../providers/types";
 import type { AppEnv } from "./app-env";
 import { errorResponse } from "./errors";
 import { webhookRoutes } from "./webhooks";
@@ -12,6 +13,8 @@ import { healthRoutes } from "./health";
 
 export interface AppOptions {
   now?: () => number;
+  /** Webhook adapters by path segment (ingress and the replay of quarantined deliveries); defaults to the registry. */
+  providers?: ReadonlyMap<string, ProviderAdapter>;
 }
 
 /** The HTTP surface. Routers are mounted here; each lives in its own file under src/http. */
@@ -23,8 +26,8 @@ export function createApp(options: AppOptions = {}) {
     await next();
   });
   app.route("/healthz", healthRoutes());
-  app.route("/webhooks", webhookRoutes());
-  app.route("/admin", adminRoutes());
+  app.route("/webhooks", webhookRoutes({ providers: options.providers }));
+  app.route("/admin", adminRoutes({ providers: options.providers }));
   app.route("/scim/v2", scimRoutes());
   app.route("/v1", v1Routes());
   app.notFound((c) => errorResponse(c, 404, "not_found"));

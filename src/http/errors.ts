@@ -7,6 +7,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
  */
 export type ErrorCode =
   | "not_found"
+  | "insufficient_scope"
   | "method_not_allowed"
   | "provider_not_found"
   | "payload_too_large"
@@ -18,17 +19,20 @@ export type ErrorCode =
   | "invalid_authorization"
   | "invalid_webhook_id"
   | "invalid_json"
-  | "invalid_payload"
   | "invalid_query"
   | "queue_unavailable"
+  | "quarantine_unavailable"
   | "provider_misconfigured"
   | "service_misconfigured"
   | "not_replayable"
+  | "not_held"
   | "undecodable"
+  | "still_invalid"
   | "internal_error";
 
 const messages: Record<ErrorCode, string> = {
   not_found: "No such route.",
+  insufficient_scope: "This token may only read the directory; this route needs an admin token.",
   method_not_allowed: "This route only accepts POST.",
   provider_not_found: "No webhook provider is configured under this name.",
   payload_too_large: "The request body is larger than this endpoint accepts.",
@@ -40,13 +44,15 @@ const messages: Record<ErrorCode, string> = {
   invalid_authorization: "The Authorization header does not match the configured value.",
   invalid_webhook_id: "webhook-id must be 1-256 printable ASCII characters.",
   invalid_json: "The body is not UTF-8 JSON.",
-  invalid_payload: "The body is not an event envelope this provider sends.",
   invalid_query: "A query parameter is missing or invalid.",
   queue_unavailable: "The event could not be queued. Retry later; nothing was recorded.",
+  quarantine_unavailable: "The delivery could not be processed, nor stored for an operator. Retry later; nothing was recorded.",
   provider_misconfigured: "This provider's verification keys are invalid. Retry later.",
   service_misconfigured: "The service configuration is invalid. Retry later.",
-  not_replayable: "Only failed or dead-lettered events with a stored message can be replayed.",
+  not_held: "Only held events can be released.",
+  not_replayable: "Only failed or dead-lettered events with a stored message, and quarantined or rejected deliveries, can be replayed.",
   undecodable: "The stored message is not a message this version can process.",
+  still_invalid: "The stored delivery still does not parse with the adapter deployed now. `issues` lists the failing paths.",
   internal_error: "Unexpected error.",
 };
 

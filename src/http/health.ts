@@ -1,9 +1,13 @@
 import { Hono } from "hono";
+import { ConfigError, configProblems } from "../config";
+import { upstreamClient, upstreamProviders } from "../upstream";
 import type { AppEnv } from "./app-env";
+import { configuredCredentials } from "./credentials";
 
 /**
- * GET /healthz (no auth): whether D1, KV and the Queue binding answer. Says "ok" or "error" per
- * dependency and nothing more: no error text, no configuration, no data.
+ * GET /healthz (no auth): whether D1, KV and the Queue binding answer, and whether every setting
+ * is valid. Says "ok" or "error" per dependency and names each invalid setting with a problem code:
+ * no error text, no values (settings include secrets), no data. Any failure: 503 "degraded".
  */
 export function healthRoutes() {
   const app = new Hono<AppEnv>();
@@ -25,8 +29,32 @@ export function healthRoutes() {
         if (typeof c.env.EVENTS_QUEUE.metrics === "function") await c.env.EVENTS_QUEUE.metrics();
       }),
     ]);
-    const ok = d1 === "ok" && kv === "ok" && queue === "ok";
-    return c.json({ status: ok ? "ok" : "degraded", checks: { d1, kv, queue } }, ok ? 200 : 503, { "cache-control": "no-store" });
+    const invalid = invalidSettings(c.env);
+    const ok = d1 === "ok" && kv === "ok" && queue === "ok" && invalid.length === 0;
+    return c.json(
+      { status: ok ? "ok" : "degraded", checks: { d1, kv, queue }, config: invalid.length ? "invalid" : "ok", invalid_settings: invalid },
+      ok ? 200 : 503,
+      { "cache-control": "no-store" },
+    );
   });
   return app;
+}
+
+/** Every invalid setting, each named once per problem: config sections, upstream URLs, tokens. */
+function invalidSettings(env: Env): { setting: string; problem: string }[] {
+  const problems = [...configProblems(env), ...configuredCredentials(env).problems];
+  for (const provider of upstreamProviders) {
+    try {
+      upstreamClient(env, provider);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      // ConfigError issues read "<SETTING>: <problem>".
+      for (const issue of error.issues) {
+        const [setting = "unknown", problem = "invalid"] = issue.split(": ");
+        problems.push({ setting, problem });
+      }
+    }
+  }
+  const seen = new Set<string>();
+  return problems.filter(({ setting, problem }) => !seen.has(`${setting}\n${problem}`) && seen.add(`${setting}\n${problem}`));
 }

@@ -5,33 +5,44 @@ import { getGroup, getUser, membersOf, membershipsOf, scimPage } from "../direct
 import { filterToSql, ScimFilterError } from "../scim/filter";
 import { MAX_RESULTS, resourceTypes, schemas, serviceProviderConfig } from "../scim/discovery";
 import { groupFilterAttributes, parseScimId, project, SCHEMA, toScimGroup, toScimUser, userFilterAttributes } from "../scim/resources";
-import { adminAuth, type AuthFailureRenderer } from "./admin-auth";
-import type { AppEnv } from "./app-env";
+import { readAuth, type Access, type AuthFailureRenderer, type ReadEnv } from "./auth";
 
 /**
  * A read-only SCIM 2.0 server (RFC 7643/7644) over the synced directory, under /scim/v2, for
  * downstream systems. Writes answer 501: the identity provider upstream is the source of truth.
+ * GET takes an admin or read token; an organization-scoped read token sees only its organization,
+ * ANDed outside any filter. Anything but GET needs an admin token (a read token gets 403).
  */
 
 const SCIM_JSON = "application/scim+json";
 
-function scimJson(c: Context<AppEnv>, body: unknown, status: 200 | 304 = 200, headers: Record<string, string> = {}) {
+function scimJson(c: Context<ReadEnv>, body: unknown, status: 200 | 304 = 200, headers: Record<string, string> = {}) {
   if (status === 304) return c.body(null, 304, headers);
   return c.body(JSON.stringify(body), 200, { "content-type": SCIM_JSON, ...headers });
 }
 
 /** RFC 7644 §3.12 error response. */
-export function scimError(c: Context<AppEnv>, status: 400 | 401 | 404 | 500 | 501, detail: string, scimType?: string) {
+export function scimError(c: Context, status: 400 | 401 | 403 | 404 | 500 | 501, detail: string, scimType?: string) {
   const body = { schemas: [SCHEMA.error], status: String(status), ...(scimType ? { scimType } : {}), detail };
   return c.body(JSON.stringify(body), status, { "content-type": SCIM_JSON });
 }
 
-const scimAuthFailure: AuthFailureRenderer = (c, failure) =>
-  failure === "not_found"
-    ? scimError(c, 404, "Not found.")
-    : failure === "unauthorized"
-      ? scimError(c, 401, "Send Authorization: Bearer <ADMIN_TOKEN>.")
-      : scimError(c, 400, "Malformed Authorization header.", "invalidSyntax");
+const scimAuthFailure: AuthFailureRenderer = (c, failure) => {
+  switch (failure) {
+    case "not_found":
+      return scimError(c, 404, "Not found.");
+    case "unauthorized":
+      return scimError(c, 401, "Send Authorization: Bearer <token>.");
+    case "insufficient_scope":
+      return scimError(c, 403, "insufficient_scope: this token may only read; this request needs an admin token.");
+    default:
+      return scimError(c, 400, "Malformed Authorization header.", "invalidSyntax");
+  }
+};
+
+/** Reads are GET (and POST /.search, should it be served); anything else is admin-only. */
+const scimAccess = (c: Context): Access =>
+  c.req.method === "GET" || c.req.method === "HEAD" || (c.req.method === "POST" && c.req.path.endsWith("/.search")) ? "read" : "admin";
 
 const listQuery = z.object({
   filter: z.string().optional(),
@@ -45,10 +56,10 @@ const projection = z.object({ attributes: z.string().optional(), excludedAttribu
 const splitList = (value: string | undefined) => (value === undefined ? null : value.split(","));
 
 export function scimRoutes() {
-  const app = new Hono<AppEnv>();
-  app.use("*", adminAuth(scimAuthFailure));
+  const app = new Hono<ReadEnv>();
+  app.use("*", readAuth(scimAuthFailure, scimAccess));
 
-  const base = (c: Context<AppEnv>) => new URL(c.req.url).origin + "/scim/v2";
+  const base = (c: Context<ReadEnv>) => new URL(c.req.url).origin + "/scim/v2";
 
   app.get("/ServiceProviderConfig", (c) => scimJson(c, serviceProviderConfig(base(c))));
   app.get("/ResourceTypes", (c) => scimJson(c, listResponse(resourceTypes(base(c)), resourceTypes(base(c)).length, 1)));
@@ -64,9 +75,10 @@ export function scimRoutes() {
 
   app.get("/Users", async (c) => {
     const query = listQuery.parse(c.req.query());
+    const scope = c.get("readScope");
     const condition = query.filter === undefined ? undefined : filterToSql(query.filter, userFilterAttributes);
-    const { rows, total } = await scimPage(c.env.DB, users, condition, { offset: query.startIndex - 1, limit: query.count });
-    const memberships = await membershipsOf(c.env.DB, rows);
+    const { rows, total } = await scimPage(c.env.DB, users, condition, { offset: query.startIndex - 1, limit: query.count }, scope);
+    const memberships = await membershipsOf(c.env.DB, rows, scope);
     const resources = rows.map((row) =>
       project(
         toScimUser(row, memberships.filter((m) => m.provider === row.provider && m.userExternalId === row.externalId), base(c)),
@@ -79,21 +91,23 @@ export function scimRoutes() {
 
   app.get("/Users/:id", async (c) => {
     const key = parseScimId(c.req.param("id"));
-    const row = key ? await getUser(c.env.DB, key) : null;
+    const scope = c.get("readScope");
+    const row = key ? await getUser(c.env.DB, key, scope) : null;
     if (!row) return scimError(c, 404, "No such user.");
-    const resource = toScimUser(row, await membershipsOf(c.env.DB, [row]), base(c));
+    const resource = toScimUser(row, await membershipsOf(c.env.DB, [row], scope), base(c));
     const query = projection.parse(c.req.query());
     return single(c, resource, project(resource, splitList(query.attributes), splitList(query.excludedAttributes)));
   });
 
   app.get("/Groups", async (c) => {
     const query = listQuery.parse(c.req.query());
+    const scope = c.get("readScope");
     const condition = query.filter === undefined ? undefined : filterToSql(query.filter, groupFilterAttributes);
-    const { rows, total } = await scimPage(c.env.DB, groups, condition, { offset: query.startIndex - 1, limit: query.count });
+    const { rows, total } = await scimPage(c.env.DB, groups, condition, { offset: query.startIndex - 1, limit: query.count }, scope);
     // Member lists can be long: skipped entirely when the client excludes them.
     const excluded = splitList(query.excludedAttributes);
     const wantsMembers = !excluded?.some((name) => name.trim().toLowerCase() === "members");
-    const members = wantsMembers ? await membersOf(c.env.DB, rows) : [];
+    const members = wantsMembers ? await membersOf(c.env.DB, rows, scope) : [];
     const resources = rows.map((row) =>
       project(
         toScimGroup(row, members.filter((m) => m.provider === row.provider && m.groupExternalId === row.externalId).map((m) => m.userExternalId), base(c)),
@@ -106,9 +120,10 @@ export function scimRoutes() {
 
   app.get("/Groups/:id", async (c) => {
     const key = parseScimId(c.req.param("id"));
-    const row = key ? await getGroup(c.env.DB, key) : null;
+    const scope = c.get("readScope");
+    const row = key ? await getGroup(c.env.DB, key, scope) : null;
     if (!row) return scimError(c, 404, "No such group.");
-    const members = (await membersOf(c.env.DB, [row])).map((member) => member.userExternalId);
+    const members = (await membersOf(c.env.DB, [row], scope)).map((member) => member.userExternalId);
     const resource = toScimGroup(row, members, base(c));
     const query = projection.parse(c.req.query());
     return single(c, resource, project(resource, splitList(query.attributes), splitList(query.excludedAttributes)));
@@ -127,7 +142,7 @@ export function scimRoutes() {
 }
 
 /** A single resource with its ETag; If-None-Match on the current version answers 304. */
-function single(c: Context<AppEnv>, full: Record<string, unknown>, projected: Record<string, unknown>) {
+function single(c: Context<ReadEnv>, full: Record<string, unknown>, projected: Record<string, unknown>) {
   const version = (full.meta as { version: string }).version;
   const ifNoneMatch = c.req.header("if-none-match");
   const matches = ifNoneMatch?.split(",").some((tag) => tag.trim() === "*" || weak(tag.trim()) === weak(version));

@@ -3,14 +3,15 @@ import * as z from "zod";
 import { readConfig } from "../config";
 import { getGroup, getUser, groupMemberPage, listGroups, listUsers, membershipsOf, type Cursor, type GroupRow, type UserRow } from "../directory/read";
 import { rolesFor } from "../directory/roles";
-import { adminAuth } from "./admin-auth";
-import type { AppEnv } from "./app-env";
+import { readAuth, type ReadEnv } from "./auth";
 import { errorResponse } from "./errors";
 import { cursorOf, encodeCursor } from "./opaque-cursor";
 
 /**
- * The JSON API for the application (Bearer ADMIN_TOKEN). Lists are cursor-paginated: pass the
- * response's `next_cursor` back as `cursor` until it is null. Shapes are documented in README.md.
+ * The JSON API for the application (Bearer: an admin or read token, see auth.ts). Lists are
+ * cursor-paginated: pass the response's `next_cursor` back as `cursor` until it is null. An
+ * organization-scoped read token sees only its organization (every query takes `readScope`).
+ * Shapes are documented in README.md.
  */
 
 const MAX_LIMIT = 200;
@@ -32,7 +33,7 @@ const membersQuery = z.object({ cursor: cursor.optional(), limit });
 
 const positionCursor = (position: Cursor) => encodeCursor([position.provider, position.externalId]);
 
-function invalidQuery(c: Context<AppEnv>, error: z.ZodError) {
+function invalidQuery(c: Context<ReadEnv>, error: z.ZodError) {
   return errorResponse(c, 400, "invalid_query", { issues: error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`) });
 }
 
@@ -76,29 +77,33 @@ function groupJson(row: GroupRow) {
 }
 
 export function v1Routes() {
-  const app = new Hono<AppEnv>();
-  app.use("*", adminAuth());
+  const app = new Hono<ReadEnv>();
+  app.use("*", readAuth());
 
   app.get("/users", async (c) => {
     const query = usersQuery.safeParse(c.req.query());
     if (!query.success) return invalidQuery(c, query.error);
-    const { cursor: after, limit: size, organization_id, updated_since, ...filters } = query.data;
-    const rows = await listUsers(c.env.DB, { ...filters, organizationId: organization_id, updatedSince: updated_since }, { after: after ?? null, limit: size + 1 });
-    const page = rows.slice(0, size);
-    const memberships = await membershipsOf(c.env.DB, page);
+    // Roles need ROLE_MAPPING: an invalid one answers 503 here, before any read (app.ts).
     const mapping = readConfig(c.env).roleMapping;
+    const scope = c.get("readScope");
+    const { cursor: after, limit: size, organization_id, updated_since, ...filters } = query.data;
+    const rows = await listUsers(c.env.DB, { ...filters, organizationId: organization_id, updatedSince: updated_since }, { after: after ?? null, limit: size + 1 }, scope);
+    const page = rows.slice(0, size);
+    const memberships = await membershipsOf(c.env.DB, page, scope);
     return c.json({
-      users: page.map((row) => userJson(row, rolesFor(memberships.filter((m) => m.provider === row.provider && m.userExternalId === row.externalId), mapping))),
+      users: page.map((row) => userJson(row, rolesFor(row, memberships.filter((m) => m.provider === row.provider && m.userExternalId === row.externalId), mapping))),
       next_cursor: rows.length > size ? positionCursor(page.at(-1)!) : null,
     });
   });
 
   app.get("/users/:provider/:externalId", async (c) => {
-    const row = await getUser(c.env.DB, { provider: c.req.param("provider"), externalId: c.req.param("externalId") });
+    const mapping = readConfig(c.env).roleMapping;
+    const scope = c.get("readScope");
+    const row = await getUser(c.env.DB, { provider: c.req.param("provider"), externalId: c.req.param("externalId") }, scope);
     if (!row) return errorResponse(c, 404, "not_found");
-    const memberships = await membershipsOf(c.env.DB, [row]);
+    const memberships = await membershipsOf(c.env.DB, [row], scope);
     return c.json({
-      ...userJson(row, rolesFor(memberships, readConfig(c.env).roleMapping)),
+      ...userJson(row, rolesFor(row, memberships, mapping)),
       groups: memberships.map((m) => ({ id: `${m.provider}:${m.groupExternalId}`, external_id: m.groupExternalId, name: m.groupName })),
     });
   });
@@ -106,7 +111,12 @@ export function v1Routes() {
   app.get("/groups", async (c) => {
     const query = groupsQuery.safeParse(c.req.query());
     if (!query.success) return invalidQuery(c, query.error);
-    const rows = await listGroups(c.env.DB, { provider: query.data.provider, organizationId: query.data.organization_id }, { after: query.data.cursor ?? null, limit: query.data.limit + 1 });
+    const rows = await listGroups(
+      c.env.DB,
+      { provider: query.data.provider, organizationId: query.data.organization_id },
+      { after: query.data.cursor ?? null, limit: query.data.limit + 1 },
+      c.get("readScope"),
+    );
     const page = rows.slice(0, query.data.limit);
     return c.json({ groups: page.map(groupJson), next_cursor: rows.length > query.data.limit ? positionCursor(page.at(-1)!) : null });
   });
@@ -115,8 +125,9 @@ export function v1Routes() {
     const query = membersQuery.safeParse(c.req.query());
     if (!query.success) return invalidQuery(c, query.error);
     const group = { provider: c.req.param("provider"), externalId: c.req.param("externalId") };
-    if (!(await getGroup(c.env.DB, group))) return errorResponse(c, 404, "not_found");
-    const rows = await groupMemberPage(c.env.DB, group, { after: query.data.cursor?.externalId ?? null, limit: query.data.limit + 1 });
+    const scope = c.get("readScope");
+    if (!(await getGroup(c.env.DB, group, scope))) return errorResponse(c, 404, "not_found");
+    const rows = await groupMemberPage(c.env.DB, group, { after: query.data.cursor?.externalId ?? null, limit: query.data.limit + 1 }, scope);
     const page = rows.slice(0, query.data.limit);
     return c.json({
       group: `${group.provider}:${group.externalId}`,

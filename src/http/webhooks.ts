@@ -1,9 +1,12 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ingestConfig } from "../config";
-import { providers } from "../providers";
-import { toQueueMessages, QUEUE_MESSAGE_VERSION, type QueueMessage } from "../queue-message";
+import { normalizeDelivery, type AuthenticatedDelivery, type NormalizedDelivery } from "../ingest/normalize";
 import { markSeen, wasSeen } from "../ingest/seen-deliveries";
+import { describeIssues, recordUnparsed, storeDelivery, unparsedEventId, unparsedSourceType } from "../ledger/quarantine";
+import { providers as registeredProviders } from "../providers";
+import type { ProviderAdapter } from "../providers/types";
+import { sendQueueMessages } from "../queue-message";
 import { log } from "../log";
 import { authenticateDelivery, configuredAuthentication } from "./authenticate";
 import { errorResponse } from "./errors";
@@ -11,14 +14,24 @@ import type { AppEnv } from "./app-env";
 
 /**
  * POST /webhooks/:provider: authenticate, normalize, dedupe (fast path), enqueue, answer.
- * Nothing here touches D1 or the upstream: the request path is Web Crypto, one KV read and one
- * Queue send.
+ *
+ * An accepted event costs Web Crypto, one KV read and one Queue send: nothing here touches D1 or
+ * the upstream. The exception is an authentic delivery that does not become a queue message: it is
+ * written to D1 (event_log) on the request path, because that write is the only copy of it. A
+ * quarantined delivery is answered 2xx only once the row is committed (else 503, and the sender
+ * retries); a rejected one (400) is recorded best effort, since the sender keeps its copy.
+ * Unauthenticated requests are never stored.
  */
 
 const WEBHOOK_ID = /^[\x21-\x7e]{1,256}$/;
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-export function webhookRoutes() {
+export interface WebhookRouteOptions {
+  /** The adapters by path segment; tests inject other versions. Defaults to the registry. */
+  providers?: ReadonlyMap<string, ProviderAdapter>;
+}
+
+export function webhookRoutes(options: WebhookRouteOptions = {}) {
+  const providers = options.providers ?? registeredProviders;
   const app = new Hono<AppEnv>();
 
   app.post(
@@ -52,29 +65,32 @@ export function webhookRoutes() {
         const retryLater: Record<string, string> = authenticated.status === 503 ? { "Retry-After": "60" } : {};
         return errorResponse(c, authenticated.status, authenticated.code, {}, retryLater);
       }
-      if (authenticated.webhookId !== null && !WEBHOOK_ID.test(authenticated.webhookId)) return errorResponse(c, 400, "invalid_webhook_id");
+      const delivery: AuthenticatedDelivery = {
+        rawBody: body,
+        headers: c.req.raw.headers,
+        webhookId: authenticated.webhookId,
+        signedAtMs: authenticated.signedAtMs,
+        receivedAtMs: nowMs,
+      };
+      if (delivery.webhookId !== null && !WEBHOOK_ID.test(delivery.webhookId)) {
+        await recordRejected(c, adapter.name, { ...delivery, webhookId: null }, "invalid_webhook_id");
+        return errorResponse(c, 400, "invalid_webhook_id");
+      }
 
-      let json: unknown;
-      try {
-        json = JSON.parse(utf8.decode(body));
-      } catch {
+      const normalized = normalizeDelivery(adapter, delivery);
+      if (normalized.outcome === "not_json") {
+        await recordRejected(c, adapter.name, delivery, "invalid_json");
         return errorResponse(c, 400, "invalid_json");
       }
-      const result = adapter.parse({ body: json, rawBody: body, headers: c.req.raw.headers, ...authenticated, receivedAtMs: nowMs });
-      if (result.outcome === "invalid") return errorResponse(c, 400, "invalid_payload", { issues: result.issues });
+      if (normalized.outcome === "unprocessable") return quarantine(c, adapter.name, delivery, normalized);
 
-      const eventId = result.outcome === "event" ? result.event.eventId : result.eventId;
+      const { eventId, result, messages } = normalized;
       if (config.dedupeKv && (await wasSeen(c.env.SEEN_EVENTS, adapter.name, eventId))) {
         log("event.duplicate", { provider: adapter.name, eventId, where: "kv" });
         return c.json({ status: "duplicate", provider: adapter.name, eventId }, 200);
       }
-
-      const messages: QueueMessage[] =
-        result.outcome === "event"
-          ? toQueueMessages(result.event, nowMs)
-          : [{ v: QUEUE_MESSAGE_VERSION, kind: "ignored", receivedAt: nowMs, provider: adapter.name, eventId, sourceType: result.sourceType, reason: result.reason }];
       try {
-        await enqueue(c.env.EVENTS_QUEUE, messages);
+        await sendQueueMessages(c.env.EVENTS_QUEUE, messages);
       } catch (error) {
         // Not acknowledged, so the provider retries; parts already queued dedupe in the consumer.
         log("queue.send_failed", { provider: adapter.name, eventId, error: String(error) });
@@ -95,14 +111,57 @@ export function webhookRoutes() {
   return app;
 }
 
-async function enqueue(queue: Queue, messages: QueueMessage[]): Promise<void> {
-  const [only] = messages;
-  if (messages.length === 1 && only) {
-    await queue.send(only, { contentType: "json" });
-    return;
+/**
+ * Authentic JSON that we could not turn into queue messages (our parser's failure, or a message too
+ * large to queue). 202 once stored, so the sender stops retrying; 503 if it could not be stored, so
+ * the sender retries and nothing is lost. A key already applied, ignored, failed or held is a
+ * duplicate (200) and its row is left alone.
+ */
+async function quarantine(
+  c: Context<AppEnv>,
+  provider: string,
+  delivery: AuthenticatedDelivery,
+  unprocessable: Extract<NormalizedDelivery, { outcome: "unprocessable" }>,
+) {
+  const eventId = unprocessable.eventId ?? unparsedEventId(unprocessable.body, delivery);
+  let recorded: boolean;
+  try {
+    recorded = await recordUnparsed(
+      c.env.DB,
+      {
+        provider,
+        eventId,
+        sourceType: unprocessable.sourceType ?? unparsedSourceType(unprocessable.body),
+        status: "quarantined",
+        error: describeIssues(unprocessable.issues),
+        delivery: storeDelivery(delivery),
+        receivedAt: delivery.receivedAtMs,
+      },
+      delivery.receivedAtMs,
+    );
+  } catch (error) {
+    log("quarantine.write_failed", { provider, eventId, error: String(error) });
+    return errorResponse(c, 503, "quarantine_unavailable", {}, { "Retry-After": "60" });
   }
-  // sendBatch takes at most 100 messages and 256 KB; parts are up to 100 KB each.
-  for (let i = 0; i < messages.length; i += 2) {
-    await queue.sendBatch(messages.slice(i, i + 2).map((body) => ({ body, contentType: "json" as const })));
+  if (!recorded) {
+    log("event.duplicate", { provider, eventId, where: "event_log" });
+    return c.json({ status: "duplicate", provider, eventId }, 200);
+  }
+  log("event.quarantined", { provider, eventId, issues: unprocessable.issues });
+  return c.json({ status: "quarantined", provider, eventId, issues: unprocessable.issues }, 202);
+}
+
+/** Best effort: the sender got a 400 and keeps its copy; a failed write is logged, not surfaced. */
+async function recordRejected(c: Context<AppEnv>, provider: string, delivery: AuthenticatedDelivery, code: "invalid_json" | "invalid_webhook_id") {
+  const eventId = unparsedEventId(undefined, delivery);
+  try {
+    await recordUnparsed(
+      c.env.DB,
+      { provider, eventId, sourceType: "unknown", status: "rejected", error: code, delivery: storeDelivery(delivery), receivedAt: delivery.receivedAtMs },
+      delivery.receivedAtMs,
+    );
+    log("event.rejected", { provider, eventId, code });
+  } catch (error) {
+    log("rejected.write_failed", { provider, eventId, code, error: String(error) });
   }
 }

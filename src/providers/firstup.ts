@@ -7,8 +7,9 @@ import type { AdapterResult, ProviderAdapter, ProviderDelivery } from "./types";
 
 /**
  * Firstup user webhooks (`user.updated`, `user.deactivated`, `user.deleted`). They carry only the
- * user's id, so updates become `user_refresh` events that the consumer resolves against Firstup's
- * SCIM API (never on the request path); deletions become `user_forgotten`.
+ * user's id, so every one becomes a `user_refresh` that the consumer resolves against Firstup's
+ * SCIM API (never on the request path). None erases or deactivates on its own word: the body is
+ * unauthenticated in header mode, and even a signed `user.deleted` must be confirmed by SCIM.
  *
  * Payload (Firstup's user-sync guide): `{ event, timestamp, data: { user_id, changed_fields } }`;
  * some Firstup docs spell the id `userId`.
@@ -31,11 +32,10 @@ const envelope = z.object({
   }),
 });
 
-type Kind = "refresh_updated" | "refresh_deactivated" | "forget";
-const eventKinds: Record<string, Kind> = {
-  "user.updated": "refresh_updated",
-  "user.deactivated": "refresh_deactivated",
-  "user.deleted": "forget",
+const eventKinds: Record<string, "updated" | "deactivated" | "deleted"> = {
+  "user.updated": "updated",
+  "user.deactivated": "deactivated",
+  "user.deleted": "deleted",
 };
 
 /**
@@ -65,21 +65,22 @@ export const firstup: ProviderAdapter = {
     if (!sourceType) return { outcome: "invalid", issues: ["event: missing"] };
     const eventId = eventIdOf(body, delivery);
 
-    const kind = Object.hasOwn(eventKinds, sourceType) ? eventKinds[sourceType] : undefined;
-    if (!kind) return { outcome: "ignored", eventId, sourceType, reason: "unsupported_event_type" };
+    const reason = Object.hasOwn(eventKinds, sourceType) ? eventKinds[sourceType] : undefined;
+    if (!reason) return { outcome: "ignored", eventId, sourceType, reason: "unsupported_event_type" };
     const externalId = body.data.user_id ?? body.data.userId;
     if (!externalId) return { outcome: "invalid", issues: ["data.user_id: missing"] };
 
-    const common = {
+    const event: DirectoryEvent = {
       provider: "firstup",
       eventId,
       occurredAt: body.timestamp ? Date.parse(body.timestamp) : (delivery.signedAtMs ?? delivery.receivedAtMs),
       sourceType,
+      kind: "user_refresh",
+      externalId,
+      reason,
+      // A signed webhook-id exists only when Standard Webhooks verified the delivery.
+      signed: delivery.webhookId !== null,
     };
-    const event: DirectoryEvent =
-      kind === "forget"
-        ? { ...common, kind: "user_forgotten", externalId }
-        : { ...common, kind: "user_refresh", externalId, reason: kind === "refresh_updated" ? "updated" : "deactivated" };
     return { outcome: "event", event };
   },
 };

@@ -28,14 +28,14 @@ export async function loadRun(d1: D1Database, id: string): Promise<ReconcileRun 
   return (await drizzle(d1).select().from(reconcileRuns).where(eq(reconcileRuns.id, id)).get()) ?? null;
 }
 
-export async function activeRun(d1: D1Database, provider: string): Promise<ReconcileRun | null> {
+/** The running run for (provider, scope): at most one, by the unique index reconcile_runs_one_running_idx. */
+export async function activeRun(d1: D1Database, provider: string, scope = ""): Promise<ReconcileRun | null> {
   const db = drizzle(d1);
   return (
     (await db
       .select()
       .from(reconcileRuns)
-      .where(and(eq(reconcileRuns.provider, provider), eq(reconcileRuns.status, "running")))
-      .orderBy(desc(reconcileRuns.startedAt))
+      .where(and(eq(reconcileRuns.provider, provider), eq(reconcileRuns.scope, scope), eq(reconcileRuns.status, "running")))
       .get()) ?? null
   );
 }
@@ -54,12 +54,18 @@ export async function stalledRuns(d1: D1Database, now: number): Promise<Reconcil
     .all();
 }
 
-export async function createRun(d1: D1Database, input: { id: string; provider: string; trigger: string; now: number }): Promise<ReconcileRun> {
+/**
+ * Inserts a running run, or returns null when another run of this (provider, scope) is already
+ * running. The database decides, not a prior read: two starts that both saw no running run race
+ * into this insert, and the unique partial index lets exactly one of them win.
+ */
+export async function createRun(d1: D1Database, input: { id: string; provider: string; scope?: string; trigger: string; now: number }): Promise<ReconcileRun | null> {
   const [run] = await drizzle(d1)
     .insert(reconcileRuns)
-    .values({ id: input.id, provider: input.provider, trigger: input.trigger, status: "running", phase: "scan", startedAt: input.now, updatedAt: input.now })
+    .values({ id: input.id, provider: input.provider, scope: input.scope ?? "", trigger: input.trigger, status: "running", phase: "scan", startedAt: input.now, updatedAt: input.now })
+    .onConflictDoNothing()
     .returning();
-  return run!;
+  return run ?? null;
 }
 
 /** The checkpoint a run is at, as the queue message that continues it would carry. */
@@ -91,21 +97,35 @@ export function finish(runId: string, status: ReconcileStatus, counters: Counter
 }
 
 /** A step that failed: counted, and the error kept for the report (the queue retries the step). */
-export async function recordStepError(d1: D1Database, runId: string, error: string, now: number, fatal: boolean): Promise<void> {
+export async function recordStepError(d1: D1Database, runId: string, error: string, now: number): Promise<void> {
   await drizzle(d1)
     .update(reconcileRuns)
-    .set({
-      errors: sql`${reconcileRuns.errors} + 1`,
-      lastError: error,
-      updatedAt: now,
-      ...(fatal ? { status: "failed" as const, phase: "done" as const, finishedAt: now } : {}),
-    })
+    .set({ errors: sql`${reconcileRuns.errors} + 1`, lastError: error, updatedAt: now })
     .where(eq(reconcileRuns.id, runId));
 }
 
-/** Keeps a run from being seen as stalled while a long step is retried. */
-export function touch(runId: string, now: number): SQL {
-  return sql`UPDATE reconcile_runs SET updated_at = ${now} WHERE id = ${runId}`;
+/**
+ * Claims the resumption of a stalled run: true for exactly one of several callers that saw the
+ * same `updated_at` (the watchdog and an operator at once), so the run's chain is restarted once.
+ */
+export async function claimResume(d1: D1Database, run: ReconcileRun, now: number): Promise<boolean> {
+  const result = await d1
+    .prepare("UPDATE reconcile_runs SET updated_at = ? WHERE id = ? AND status = 'running' AND updated_at = ?")
+    .bind(now, run.id, run.updatedAt)
+    .run();
+  return result.meta.changes === 1;
+}
+
+/**
+ * Ends a run as failed because retrying cannot help (the upstream's configuration is wrong). Its
+ * staged removals are dropped with it: a failed run removes nobody.
+ */
+export function failRun(runId: string, error: string, note: string, now: number): SQL[] {
+  return [
+    sql`UPDATE reconcile_runs SET status = 'failed', phase = 'done', note = ${note}, last_error = ${error}, errors = errors + 1, finished_at = ${now}, updated_at = ${now}
+        WHERE id = ${runId} AND status = 'running'`,
+    ...dropScratch(runId),
+  ];
 }
 
 export function markSeen(runId: string, externalIds: string[]): SQL[] {

@@ -13,6 +13,7 @@ import {
   alreadySeen,
   checkpointOf,
   dropScratch,
+  failRun,
   finish,
   loadRun,
   markSeen,
@@ -34,7 +35,10 @@ import {
  *
  * Each step's writes, its counters and the checkpoint move commit in one D1 batch together with
  * a claim on the step (processed_events), so a step runs to effect once however often its
- * message is delivered, and a crash resumes from the last committed checkpoint.
+ * message is delivered, and a crash resumes from the last committed checkpoint. A step stops
+ * issuing upstream requests once its wall-clock budget is spent and hands over from what it
+ * committed. An upstream answer that says our configuration is wrong ends the run as failed, with
+ * nothing removed.
  */
 
 export interface StepDeps {
@@ -42,12 +46,25 @@ export interface StepDeps {
   clientFor: (provider: string) => ScimClient | null;
   config: ReconcileConfig;
   now: () => number;
+  /** Wall-clock budget of one step; STEP_WALL_CLOCK_MS unless a test shortens it. */
+  stepBudgetMs?: number;
 }
 
-type RunDeps = Omit<StepDeps, "clientFor"> & { client: ScimClient };
+type RunDeps = Omit<StepDeps, "clientFor"> & { client: ScimClient; deadline: number };
 
-/** GETs per sweep message: well under the per-invocation subrequest limit. */
+/** Local users one sweep message confirms at most: 40 GETs stay under the Free plan's 50 subrequests per invocation when none is retried. */
 const SWEEP_BATCH = 40;
+/**
+ * Wall-clock time a step may spend on upstream requests before it commits what it has and hands
+ * over to the next message. A queue consumer invocation may run 15 minutes of wall clock, and the
+ * batch may carry event deliveries besides this step; yet one SCIM call can take about 55 s on its
+ * own (4 attempts of 10 s, plus up to 15 s of waiting: upstream/scim-client.ts), so 40 sequential
+ * GETs against a slow upstream could take over half an hour. The budget is checked before each
+ * request, so a step ends within it plus one call: about two minutes. Each retried attempt is also
+ * a subrequest, so the budget keeps a struggling upstream from eating the invocation's subrequests.
+ * At least one request is made per step, so a run always advances.
+ */
+export const STEP_WALL_CLOCK_MS = 60_000;
 /** Removals per statement when a run finishes (bounds the JSON bound to one statement). */
 const REMOVALS_PER_STATEMENT = 500;
 
@@ -63,17 +80,32 @@ export async function continueRun(message: ReconcileMessage, deps: StepDeps): Pr
   try {
     const client = deps.clientFor(run.provider);
     if (!client) throw new ScimRequestError("unauthorized", null, `no SCIM upstream is configured for ${run.provider}`);
-    const runDeps = { ...deps, client };
+    const runDeps = { ...deps, client, deadline: deps.now() + (deps.stepBudgetMs ?? STEP_WALL_CLOCK_MS) };
     const next = message.phase === "scan" ? await scanStep(run, runDeps) : message.phase === "sweep" ? await sweepStep(run, runDeps) : await finishStep(run, runDeps);
     return next ? { v: QUEUE_MESSAGE_VERSION, kind: "reconcile", runId: run.id, ...next } : null;
   } catch (error) {
     if (isLostRace(error)) return null; // another delivery of this step committed first
-    const fatal = error instanceof ScimRequestError && error.kind === "unauthorized";
-    await recordStepError(deps.d1, run.id, String(error instanceof Error ? error.message : error), deps.now(), fatal).catch(() => {});
-    log("reconcile.step_failed", { runId: run.id, phase: message.phase, fatal, error: String(error) });
-    if (fatal) return null; // a configuration error: retrying cannot help, the run is marked failed
-    throw error;
+    const detail = String(error instanceof Error ? error.message : error);
+    const fatal = isConfigurationError(error);
+    log("reconcile.step_failed", { runId: run.id, phase: message.phase, fatal, error: detail });
+    if (!fatal) {
+      await recordStepError(deps.d1, run.id, detail, deps.now()).catch(() => {});
+      throw error;
+    }
+    // Retrying cannot help, and evidence from a misconfigured upstream must not remove anyone.
+    const note = `Stopped: ${detail}. The upstream's configuration is wrong, so retrying cannot help; nobody was deactivated or forgotten. Fix it, then start a run.`;
+    await runAtomically(deps.d1, failRun(run.id, detail, note, deps.now()));
+    return null;
   }
+}
+
+/**
+ * Answers that mean the upstream is misconfigured, not down: a refused token (401/403), a bare
+ * 404 on a user (a wrong base URL or a gateway, never proof of absence), a 404 on the listing.
+ */
+function isConfigurationError(error: unknown): boolean {
+  if (!(error instanceof ScimRequestError)) return false;
+  return error.kind === "unauthorized" || error.kind === "not_found_unverified" || (error.kind === "client_error" && error.status === 404);
 }
 
 async function scanStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "scan" | "sweep"; cursor: string }> {
@@ -89,6 +121,7 @@ async function scanStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sca
     seenBefore: (ids) => alreadySeen(d1, run.id, ids),
   });
   let pagesRead = 0;
+  let outOfTime = false;
   try {
     for await (const page of pages) {
       pagesRead++;
@@ -108,6 +141,10 @@ async function scanStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sca
       startIndex = page.nextStartIndex;
       cursor = String(startIndex);
       if (scanDone) break;
+      if (deps.now() >= deps.deadline) {
+        outOfTime = true;
+        break;
+      }
     }
   } catch (error) {
     // Pages before the failure are committed and the checkpoint has moved, so a queue retry of this
@@ -115,17 +152,17 @@ async function scanStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sca
     // again by the next message. Configuration errors, and failures before any progress, propagate.
     const progressed = startIndex !== run.nextStartIndex;
     if (!progressed || isLostRace(error) || (error instanceof ScimRequestError && !error.transient)) throw error;
-    await recordStepError(d1, run.id, error instanceof Error ? error.message : String(error), deps.now(), false);
+    await recordStepError(d1, run.id, error instanceof Error ? error.message : String(error), deps.now());
     log("reconcile.page_failed_after_progress", { runId: run.id, nextStartIndex: startIndex, error: String(error) });
     return { phase: "scan", cursor };
   }
-  if (pagesRead === 0 || (!scanDone && pagesRead < pagesLeft)) {
+  if (pagesRead === 0 || (!scanDone && !outOfTime && pagesRead < pagesLeft)) {
     // The listing ended on a page this step did not commit (wrap-around, or nothing at all).
     const now = deps.now();
     await runAtomically(d1, [claimOnce("reconcile", `${run.id}:scan:${cursor}`, now), advance(run.id, { phase: "sweep", sweepAfter: "" }, {}, now)]);
     scanDone = true;
   }
-  log("reconcile.scanned", { runId: run.id, pages: pagesRead, nextStartIndex: startIndex, scanDone });
+  log("reconcile.scanned", { runId: run.id, pages: pagesRead, nextStartIndex: startIndex, scanDone, outOfTime });
   return scanDone ? { phase: "sweep", cursor: "" } : { phase: "scan", cursor };
 }
 
@@ -142,17 +179,31 @@ async function sweepStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sw
     .all<{ external_id: string }>();
   const ids = candidates.results.map((row) => row.external_id);
 
+  // Ids are confirmed in order, so the checkpoint is simply the last one confirmed. Only a 404
+  // with a SCIM error body returns null; a bare 404 throws (not_found_unverified) and fails the run.
   const found = [];
   const gone: string[] = [];
+  let confirmed = 0;
+  let failure: ScimRequestError | null = null;
   for (const id of ids) {
-    const user = await client.getUser(id);
-    if (user) found.push({ user: toDirectoryUser(user), lastModified: lastModifiedOf(user) });
-    else gone.push(id);
+    if (confirmed > 0 && deps.now() >= deps.deadline) break;
+    try {
+      const user = await client.getUser(id);
+      if (user) found.push({ user: toDirectoryUser(user), lastModified: lastModifiedOf(user) });
+      else gone.push(id);
+    } catch (error) {
+      // As in the scan: once something is confirmed, an upstream hiccup commits it and hands over,
+      // so a flaky upstream still moves the run forward. Configuration errors propagate.
+      if (confirmed === 0 || !(error instanceof ScimRequestError) || !error.transient) throw error;
+      failure = error;
+      break;
+    }
+    confirmed++;
   }
   const stored = await storedUsers(d1, run.provider, found.map((record) => record.user.externalId));
   const { writes, removals, counts } = classify(found, stored, { provider: run.provider, runId: run.id, runStartedAt: run.startedAt });
-  const last = ids.at(-1) ?? run.sweepAfter;
-  const sweepDone = ids.length < SWEEP_BATCH;
+  const last = ids[confirmed - 1] ?? run.sweepAfter;
+  const sweepDone = confirmed === ids.length && ids.length < SWEEP_BATCH;
   const now = deps.now();
   await runAtomically(d1, [
     claimOnce("reconcile", `${run.id}:sweep:${run.sweepAfter}`, now),
@@ -161,7 +212,8 @@ async function sweepStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sw
     ...stageRemovals(run.id, [...removals, ...gone.map((externalId) => ({ externalId, action: "forget" as const, record: null }))]),
     advance(run.id, sweepDone ? { phase: "finish" } : { phase: "sweep", sweepAfter: last }, counts, now),
   ]);
-  log("reconcile.swept", { runId: run.id, checked: ids.length, missing: gone.length });
+  if (failure) await recordStepError(d1, run.id, failure.message, deps.now());
+  log("reconcile.swept", { runId: run.id, checked: confirmed, of: ids.length, missing: gone.length, failed: failure !== null });
   return sweepDone ? { phase: "finish", cursor: "" } : { phase: "sweep", cursor: last };
 }
 

@@ -1,5 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import { parse, type Filter } from "scim2-parse-filter";
+import { foldCase } from "../directory/fold";
 
 /**
  * SCIM filters (RFC 7644 §3.4.2.2) → a parameterized SQL condition.
@@ -7,7 +8,11 @@ import { parse, type Filter } from "scim2-parse-filter";
  * Parsing is scim2-parse-filter's; translation is here, and it is where safety lives:
  * - only attributes in the resource's whitelist are accepted, each mapped to a fixed SQL
  *   expression (no identifier ever comes from the request);
- * - every value is a bound parameter; LIKE patterns escape `%`, `_` and `\`;
+ * - every value is a bound parameter, and co/sw/ew use instr()/substr(), never LIKE, so no
+ *   character of a value is a wildcard (and LIKE's ASCII-only case-insensitivity never applies);
+ * - case-insensitive attributes (`kind: "string"`) are read from their folded key column and
+ *   compared with foldCase(value), the same folding the writes store (directory/fold.ts);
+ *   case-exact ones compare byte for byte;
  * - the filter's length, nesting depth and number of terms are bounded before and after parsing,
  *   so a hostile filter cannot exhaust the parser's stack or build a huge query.
  * Anything else is a `ScimFilterError` (400 invalidFilter).
@@ -24,6 +29,7 @@ export type AttributeKind = "string" | "caseExactString" | "boolean" | "dateTime
 
 export interface FilterAttribute {
   kind: AttributeKind;
+  /** For `string` (case-insensitive) attributes: the folded key column, never the raw value. */
   expression: SQL;
 }
 
@@ -94,14 +100,12 @@ function compare(attribute: FilterAttribute, op: CompareOp, value: string | numb
     }
     default: {
       if (typeof value !== "string") throw new ScimFilterError(`"${truncate(path)}" compares with a string`);
-      // caseExact=false attributes (RFC 7643 §2.2) compare case-insensitively.
-      const [left, right] = attribute.kind === "string" ? [sql`lower(${column})`, value.toLowerCase()] : [column, value];
-      if (op === "co" || op === "sw" || op === "ew") {
-        const escaped = right.replace(/[\\%_]/g, (character) => `\\${character}`);
-        const pattern = op === "co" ? `%${escaped}%` : op === "sw" ? `${escaped}%` : `%${escaped}`;
-        return sql`(${left} LIKE ${pattern} ESCAPE '\\')`;
-      }
-      return ordered(left, op, right);
+      // caseExact=false attributes (RFC 7643 §2.2): the column is already folded; fold the value alike.
+      const right = attribute.kind === "string" ? foldCase(value) : value;
+      if (op === "co") return sql`(instr(${column}, ${right}) > 0)`;
+      if (op === "sw") return sql`(instr(${column}, ${right}) = 1)`;
+      if (op === "ew") return sql`(substr(${column}, length(${column}) - length(${right}) + 1) = ${right})`;
+      return ordered(column, op, right);
     }
   }
 }

@@ -23,26 +23,31 @@ export function parseScimId(id: string): { provider: string; externalId: string 
   return colon > 0 && colon < id.length - 1 ? { provider: id.slice(0, colon), externalId: id.slice(colon + 1) } : null;
 }
 
-/** userName falls back to the email for providers (like Scalekit) that send none. */
-const userNameSql = sql`coalesce(${users.userName}, ${users.email})`;
+/**
+ * Case-insensitive attributes filter on the folded key columns (directory/fold.ts), which the
+ * writes store next to each value. userName falls back to the email for providers (like Scalekit)
+ * that send none, as toScimUser shows it.
+ */
+const userNameKeySql = sql`coalesce(${users.userNameKey}, ${users.emailKey})`;
 
 export const userFilterAttributes: AttributeMap = {
   id: { kind: "caseExactString", expression: sql`(${users.provider} || ':' || ${users.externalId})` },
-  username: { kind: "string", expression: userNameSql },
+  username: { kind: "string", expression: userNameKeySql },
   externalid: { kind: "caseExactString", expression: sql`${users.externalId}` },
   active: { kind: "boolean", expression: sql`${users.active}` },
-  emails: { kind: "string", expression: sql`${users.email}` },
-  "emails.value": { kind: "string", expression: sql`${users.email}` },
-  "name.givenname": { kind: "string", expression: sql`${users.firstName}` },
-  "name.familyname": { kind: "string", expression: sql`${users.lastName}` },
-  displayname: { kind: "string", expression: sql`trim(coalesce(${users.firstName}, '') || ' ' || coalesce(${users.lastName}, ''))` },
+  emails: { kind: "string", expression: sql`${users.emailKey}` },
+  "emails.value": { kind: "string", expression: sql`${users.emailKey}` },
+  "name.givenname": { kind: "string", expression: sql`${users.firstNameKey}` },
+  "name.familyname": { kind: "string", expression: sql`${users.lastNameKey}` },
+  // foldCase works letter by letter, so the folded display name is the folded parts joined.
+  displayname: { kind: "string", expression: sql`trim(coalesce(${users.firstNameKey}, '') || ' ' || coalesce(${users.lastNameKey}, ''))` },
   "meta.lastmodified": { kind: "dateTime", expression: sql`${users.updatedAt}` },
   "meta.created": { kind: "dateTime", expression: sql`${users.createdAt}` },
 };
 
 export const groupFilterAttributes: AttributeMap = {
   id: { kind: "caseExactString", expression: sql`(${groups.provider} || ':' || ${groups.externalId})` },
-  displayname: { kind: "string", expression: sql`${groups.name}` },
+  displayname: { kind: "string", expression: sql`${groups.nameKey}` },
   externalid: { kind: "caseExactString", expression: sql`${groups.externalId}` },
   "meta.lastmodified": { kind: "dateTime", expression: sql`${groups.updatedAt}` },
   "meta.created": { kind: "dateTime", expression: sql`${groups.createdAt}` },

@@ -160,6 +160,11 @@ export function createScimClient(options: ScimClientOptions) {
 
     listUsers: (startIndex: number, count: number) => listUsers(startIndex, count),
 
+    /** How many users the upstream says it holds (one request for one resource). */
+    async countUsers(): Promise<number> {
+      return (await listUsers(1, 1)).totalResults;
+    },
+
     /**
      * Users whose userName equals `userName` exactly. The value is escaped per RFC 7644
      * (`\` and `"`); servers that reject escaped quotes (400 invalidFilter, as some do) are

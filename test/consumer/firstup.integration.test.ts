@@ -50,11 +50,13 @@ describe("Firstup events in the consumer", () => {
     });
   });
 
-  it("user.updated fetches the current SCIM record and applies its values, versioned by meta.lastModified", async () => {
+  it("user.updated fetches the current SCIM record and applies its values, versioned by when it was observed", async () => {
     const event = refresh("u_987");
+    const before = Date.now();
     const { result } = await deliverBatch([eventMessage(event)], { env: tenant.env() });
     expect(result.explicitAcks).toHaveLength(1);
-    expect(await userRow("u_987")).toMatchObject({
+    const row = await userRow("u_987");
+    expect(row).toMatchObject({
       email: "jane@acme.example",
       first_name: "Jane",
       last_name: "Doe",
@@ -62,60 +64,16 @@ describe("Firstup events in the consumer", () => {
       scim_external_id: "HR-987",
       attributes: JSON.stringify({ employeeNumber: "987", department: "Legal" }),
       active: 1,
-      last_event_at: Date.parse("2026-03-02T10:00:00.000Z"),
     });
-    expect((await userRow("u_987"))?.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    // One clock per subject: the consumer's observation time, not meta.lastModified (2026-03-02).
+    expect(row?.last_event_at).toBeGreaterThanOrEqual(before);
+    expect(row?.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(await logRow(event.eventId)).toMatchObject({ status: "applied", reason: null, subject: "u_987" });
   });
 
   it("user.deactivated confirms active:false upstream and deactivates", async () => {
     await deliverBatch([eventMessage(refresh("u_654", "deactivated"))], { env: tenant.env() });
     expect(await userRow("u_654")).toMatchObject({ active: 0 });
-  });
-
-  it("user.deactivated for a user still active upstream applies the record and notes it", async () => {
-    const event = refresh("u_still_active", "deactivated");
-    await deliverBatch([eventMessage(event)], { env: tenant.env() });
-    expect(await userRow("u_still_active")).toMatchObject({ active: 1 });
-    expect(await logRow(event.eventId)).toMatchObject({ status: "applied", reason: "deactivation_not_confirmed" });
-  });
-
-  it("a 404 from SCIM forgets the user: personal data gone everywhere, tombstone kept", async () => {
-    await deliverBatch([eventMessage(refresh("u_987"))], { env: tenant.env() });
-    // An earlier failed event about this user still holds its payload in the event log.
-    await env.DB.prepare(
-      `INSERT INTO event_log (provider, event_id, subject, source_type, status, error, attempts, received_at, updated_at, message)
-       VALUES ('firstup', 'old_failed', 'u_987', 'user.updated', 'failed', 'x', 1, 0, 0, '{"email":"jane@acme.example"}')`,
-    ).run();
-    await env.DB.prepare(`INSERT INTO dead_letters (message_id, provider, event_id, subject, body, recorded_at) VALUES ('dl1', 'firstup', 'old_dead', 'u_987', '{"email":"jane@acme.example"}', 0)`).run();
-    await env.DB.prepare(`INSERT INTO group_members (provider, group_external_id, user_external_id, added_at, removed_at, last_event_version) VALUES ('firstup', 'g1', 'u_987', 1, NULL, '000000000000001|x')`).run();
-
-    await tenant.remove("u_987");
-    const event = refresh("u_987", "updated", Date.parse("2026-04-01T00:00:00Z"));
-    await deliverBatch([eventMessage(event)], { env: tenant.env() });
-
-    const row = await userRow("u_987");
-    expect(row).toMatchObject({ email: null, first_name: null, last_name: null, user_name: null, scim_external_id: null, attributes: null, active: 0 });
-    expect(row?.forgotten_at).toBe(Date.parse("2026-04-01T00:00:00Z"));
-    expect(await logRow(event.eventId)).toMatchObject({ status: "applied", reason: "forgotten_upstream" });
-    expect(await logRow("old_failed")).toMatchObject({ message: null });
-    const dead = await env.DB.prepare("SELECT body FROM dead_letters WHERE message_id = 'dl1'").first<{ body: string }>();
-    expect(dead?.body).not.toContain("jane");
-    const member = await env.DB.prepare("SELECT removed_at FROM group_members WHERE user_external_id = 'u_987'").first<{ removed_at: number | null }>();
-    expect(member?.removed_at).not.toBeNull();
-  });
-
-  it("user.deleted forgets without asking the upstream, and a late, older update cannot restore the data", async () => {
-    await deliverBatch([eventMessage(refresh("u_987"))], { env: tenant.env() });
-    const statsBefore = await tenant.stats();
-    const forget: DirectoryEvent = { provider: "firstup", eventId: `fu_${sequence++}`, occurredAt: Date.parse("2026-05-01T00:00:00Z"), sourceType: "user.deleted", kind: "user_forgotten", externalId: "u_987" };
-    await deliverBatch([eventMessage(forget)], { env: tenant.env() });
-    expect((await tenant.stats()).requests).toBe(statsBefore.requests);
-    expect(await userRow("u_987")).toMatchObject({ email: null, active: 0 });
-
-    // The upstream still lists the user with an older lastModified (a stale replica).
-    await deliverBatch([eventMessage(refresh("u_987", "updated", Date.parse("2026-03-05T00:00:00Z")))], { env: tenant.env() });
-    expect(await userRow("u_987")).toMatchObject({ email: null, active: 0 });
   });
 
   it("an upstream that keeps failing fails only that message: retried, recorded, the rest applied", async () => {

@@ -43,6 +43,27 @@ describe("POST /webhooks/firstup", () => {
     expect(sent).toHaveLength(0);
   });
 
+  it("accepts several Authorization values for rotation, and rejects a value once it is removed", async () => {
+    const rotating = { FIRSTUP_WEBHOOK_SECRET: "", FIRSTUP_WEBHOOK_AUTHORIZATION: "Bearer old-token,\nBearer new-token" };
+    for (const [token, status] of [["Bearer old-token", 202], ["Bearer new-token", 202], ["Bearer other", 401]] as const) {
+      const { queue } = recordingQueue();
+      const request = new Request(URL_FIRSTUP, { method: "POST", body, headers: { authorization: token, "x-socialchorus-delivery": `dlv_rotation_${token.replace(/\W/g, "")}` } });
+      expect((await callApp(request, { ...rotating, EVENTS_QUEUE: queue })).status).toBe(status);
+    }
+    const { queue } = recordingQueue();
+    const retired = new Request(URL_FIRSTUP, { method: "POST", body, headers: { authorization: "Bearer old-token", "x-socialchorus-delivery": "dlv_retired" } });
+    const response = await callApp(retired, { FIRSTUP_WEBHOOK_SECRET: "", FIRSTUP_WEBHOOK_AUTHORIZATION: "Bearer new-token", EVENTS_QUEUE: queue });
+    expect(response.status).toBe(401);
+  });
+
+  it("a header-mode user.deleted is queued as a refresh that must be confirmed upstream, never as an erasure", async () => {
+    const { queue, sent } = recordingQueue();
+    const deleted = JSON.stringify({ event: "user.deleted", timestamp: "2025-11-10T15:42:30Z", data: { user_id: "u_987" } });
+    const request = new Request(URL_FIRSTUP, { method: "POST", body: deleted, headers: { authorization: "Bearer firstup-subscription-token", "x-socialchorus-delivery": "dlv_del" } });
+    expect((await callApp(request, { ...HEADER_MODE, EVENTS_QUEUE: queue })).status).toBe(202);
+    expect(queueMessage.parse(sent[0])).toMatchObject({ event: { kind: "user_refresh", reason: "deleted", signed: false } });
+  });
+
   it("is off (404) when neither a secret nor an Authorization value is configured", async () => {
     const response = await callApp(new Request(URL_FIRSTUP, { method: "POST", body, headers: { authorization: "Bearer x" } }), {
       FIRSTUP_WEBHOOK_SECRET: "",

@@ -7,7 +7,11 @@ import { ADMIN, seedDirectory } from "../support/seed";
 import { callApp } from "../support/worker";
 
 const BASE = "https://sync.example.com";
-const ROLE_MAPPING = JSON.stringify({ Admins: ["admin"], grp_eng: ["developer", "reader"], Nobody: ["ghost"] });
+const ROLE_MAPPING = JSON.stringify([
+  { provider: "scalekit", organization_id: "org_1", group_name: "Admins", roles: ["admin"] },
+  { provider: "scalekit", organization_id: "org_1", directory_id: "dir_1", group_id: "grp_eng", roles: ["developer", "reader"] },
+  { provider: "scalekit", organization_id: "org_1", group_name: "Nobody", roles: ["ghost"] },
+]);
 const get = (path: string, headers: Record<string, string> = ADMIN, overrides: Partial<Env> = {}) =>
   callApp(new Request(BASE + path, { headers }), { ROLE_MAPPING, ...overrides });
 const json = async <T = Record<string, unknown>>(response: Response) => (await response.json()) as T;
@@ -119,12 +123,27 @@ describe("read API", () => {
       expect(dave).toMatchObject({ deleted: true, roles: [], groups: [] });
     });
 
-    it("refuses to serve with an invalid ROLE_MAPPING (503 service_misconfigured), naming the variable only", async () => {
-      const response = await get("/v1/users", ADMIN, { ROLE_MAPPING: '{"Admins": "admin"}' });
-      expect(response.status).toBe(503);
-      const text = await response.text();
-      expect(text).toContain("service_misconfigured");
-      expect(text).not.toContain("Admins");
+    it.each([
+      '{"Admins": "admin"}',
+      // The old global name map: any customer's "Admins" group granted admin. Refused, not guessed at.
+      '{"Admins": ["admin"]}',
+      '[{"provider": "scalekit", "organization_id": "org_1", "group_id": "grp_eng", "group_name": "Admins", "roles": ["admin"]}]',
+      '[{"provider": "scalekit", "group_id": "grp_eng", "roles": ["admin"]}]',
+      '[{"provider": "scalekit", "organization_id": "org_1", "roles": ["admin"]}]',
+      "not json",
+    ])("refuses to compute roles with ROLE_MAPPING=%s (503 service_misconfigured), naming the variable only", async (mapping) => {
+      for (const path of ["/v1/users", "/v1/users/scalekit/alice"]) {
+        const response = await get(path, ADMIN, { ROLE_MAPPING: mapping });
+        expect(response.status).toBe(503);
+        const text = await response.text();
+        expect(text).toContain("service_misconfigured");
+        expect(text).not.toContain("Admins");
+      }
+    });
+
+    it('accepts "{}" (the old empty default) as no mappings', async () => {
+      const alice: UserJson = await json(await get("/v1/users/scalekit/alice", ADMIN, { ROLE_MAPPING: "{}" }));
+      expect(alice.roles).toEqual([]);
     });
   });
 
@@ -213,7 +232,7 @@ describe("GET /healthz", () => {
   it("needs no token and reports each dependency", async () => {
     const response = await callApp(new Request(`${BASE}/healthz`));
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: "ok", checks: { d1: "ok", kv: "ok", queue: "ok" } });
+    expect(await response.json()).toEqual({ status: "ok", checks: { d1: "ok", kv: "ok", queue: "ok" }, config: "ok", invalid_settings: [] });
   });
 
   it("answers 503 when a dependency fails, without saying why", async () => {
@@ -221,7 +240,7 @@ describe("GET /healthz", () => {
     const response = await callApp(new Request(`${BASE}/healthz`), { DB: brokenDb });
     expect(response.status).toBe(503);
     const text = await response.text();
-    expect(JSON.parse(text)).toEqual({ status: "degraded", checks: { d1: "error", kv: "ok", queue: "ok" } });
+    expect(JSON.parse(text)).toEqual({ status: "degraded", checks: { d1: "error", kv: "ok", queue: "ok" }, config: "ok", invalid_settings: [] });
     expect(text).not.toContain("internals");
   });
 });

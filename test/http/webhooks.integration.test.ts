@@ -103,22 +103,32 @@ describe("POST /webhooks/:provider", () => {
     });
   });
 
-  describe("400 for authentic bodies that are not a known envelope", () => {
+  describe("authentic bodies we cannot use: 400 and recorded when not JSON, 202 quarantined when JSON we cannot parse", () => {
     it.each([
-      ["not JSON", "this is not json", "invalid_json"],
-      ["invalid UTF-8", new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), "invalid_json"],
-      ["JSON that is not an envelope", JSON.stringify({ hello: "world" }), "invalid_payload"],
-      ["a user event without a user id", JSON.stringify(scalekitEvent("user_created", { email: "a@b.c" })), "invalid_payload"],
-    ])("rejects %s", async (_label, body, code) => {
+      ["not JSON", "this is not json"],
+      ["invalid UTF-8", new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])],
+    ])("rejects %s with 400 invalid_json, and records it as rejected", async (_label, body) => {
       const { queue, sent } = recordingQueue();
-      const response = await callApp(
-        new Request(URL_SCALEKIT, { method: "POST", body, headers: await signedHeaders(body) }),
-        { EVENTS_QUEUE: queue },
-      );
+      const headers = await signedHeaders(body);
+      const response = await callApp(new Request(URL_SCALEKIT, { method: "POST", body, headers }), { EVENTS_QUEUE: queue });
       expect(response.status).toBe(400);
-      const json = (await response.json()) as { error: string; issues?: string[] };
-      expect(json.error).toBe(code);
-      if (code === "invalid_payload") expect(json.issues?.length).toBeGreaterThan(0);
+      expect(await response.json()).toMatchObject({ error: "invalid_json" });
+      expect(sent).toHaveLength(0);
+      const row = await env.DB.prepare("SELECT status, error FROM event_log WHERE provider = 'scalekit' AND event_id = ?").bind(headers["webhook-id"]).first();
+      expect(row).toEqual({ status: "rejected", error: "invalid_json" });
+    });
+
+    it.each([
+      ["JSON that is not an envelope", JSON.stringify({ hello: "world" })],
+      ["a user event without a user id", JSON.stringify(scalekitEvent("user_created", { email: "a@b.c" }))],
+    ])("quarantines %s: 202, issues by path, nothing queued", async (_label, body) => {
+      const { queue, sent } = recordingQueue();
+      const response = await callApp(new Request(URL_SCALEKIT, { method: "POST", body, headers: await signedHeaders(body) }), { EVENTS_QUEUE: queue });
+      expect(response.status).toBe(202);
+      const json = (await response.json()) as { status: string; issues: string[] };
+      expect(json.status).toBe("quarantined");
+      expect(json.issues.length).toBeGreaterThan(0);
+      expect(JSON.stringify(json)).not.toContain("a@b.c");
       expect(sent).toHaveLength(0);
     });
 
@@ -127,7 +137,30 @@ describe("POST /webhooks/:provider", () => {
       const response = await callApp(await signedRequest(body, { id: "msg with spaces" }));
       expect(response.status).toBe(400);
       expect(await response.json()).toMatchObject({ error: "invalid_webhook_id" });
+      // Authentic, so recorded, under a digest of the body (the id itself is unusable).
+      const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+      const row = await env.DB.prepare("SELECT status, error FROM event_log WHERE provider = 'scalekit' AND event_id = ?").bind(`sha256:${digest}`).first();
+      expect(row).toEqual({ status: "rejected", error: "invalid_webhook_id" });
     });
+  });
+
+  it("splits a membership event over 128 KB in UTF-8 (non-ASCII ids) into parts the real Queue accepts", async () => {
+    const members = Array.from({ length: 2000 }, (_, i) => `${"用户".repeat(17)}${String(i).padStart(6, "0")}`);
+    const event = scalekitEvent("group_membership_updated", { group_id: "group_cjk", added_members: members }, { id: "evt_cjk_members" });
+    // The whole event is under 100 K UTF-16 units but far over the Queue's 128 KB in bytes.
+    const whole = { v: 1, kind: "event", receivedAt: Date.now(), event: { provider: "scalekit", eventId: "x", occurredAt: 1, sourceType: "t", kind: "group_members_changed", groupExternalId: "group_cjk", added: members, removed: [] } };
+    expect(JSON.stringify(whole).length).toBeLessThan(100 * 1024);
+    await expect(env.EVENTS_QUEUE.send(whole, { contentType: "json" })).rejects.toThrow();
+
+    const { queue, sent } = recordingQueue();
+    const response = await callApp(await signedRequest(JSON.stringify(event)), { EVENTS_QUEUE: queue });
+    expect(response.status).toBe(202);
+    expect(sent.length).toBeGreaterThan(1);
+    const added = sent.flatMap((body) => {
+      const message = queueMessage.parse(body);
+      return message.kind === "event" && message.event.kind === "group_members_changed" ? message.event.added : [];
+    });
+    expect(added.sort()).toEqual([...members].sort());
   });
 
   describe("413 for bodies over the cap", () => {

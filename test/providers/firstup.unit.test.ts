@@ -21,7 +21,7 @@ describe("firstup adapter", () => {
   it("maps user.updated to a refresh of that user, timed by the payload", () => {
     expect(firstup.parse(delivery(updated, { webhookId: "msg_1" }))).toEqual({
       outcome: "event",
-      event: { provider: "firstup", eventId: "msg_1", occurredAt: Date.parse("2025-11-10T15:42:30Z"), sourceType: "user.updated", kind: "user_refresh", externalId: "u_987", reason: "updated" },
+      event: { provider: "firstup", eventId: "msg_1", occurredAt: Date.parse("2025-11-10T15:42:30Z"), sourceType: "user.updated", kind: "user_refresh", externalId: "u_987", reason: "updated", signed: true },
     });
   });
 
@@ -29,9 +29,15 @@ describe("firstup adapter", () => {
     expect(firstup.parse(delivery(deactivated, { webhookId: "msg_2" }))).toMatchObject({ event: { kind: "user_refresh", externalId: "u_654", reason: "deactivated" } });
   });
 
-  it("maps user.deleted to forgetting the user", () => {
+  it("maps a signed user.deleted to a refresh that expects the user gone, never to an erasure on its own word", () => {
     expect(firstup.parse(delivery({ event: "user.deleted", data: { user_id: "u_1" } }, { webhookId: "msg_3" }))).toMatchObject({
-      event: { kind: "user_forgotten", externalId: "u_1", occurredAt: 1_700_000_000_000 },
+      event: { kind: "user_refresh", reason: "deleted", signed: true, externalId: "u_1", occurredAt: 1_700_000_000_000 },
+    });
+  });
+
+  it("marks header-mode events unsigned (no webhook-id), so a deletion needs two upstream reads", () => {
+    expect(firstup.parse(delivery({ event: "user.deleted", data: { user_id: "u_1" } }, { webhookId: null }))).toMatchObject({
+      event: { kind: "user_refresh", reason: "deleted", signed: false },
     });
   });
 

@@ -2,6 +2,8 @@ import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { loadRun } from "../../src/reconcile/runs";
 import { startOrResumeRun } from "../../src/reconcile/start";
+import { continueRun } from "../../src/reconcile/steps";
+import { ScimRequestError, type ScimClient } from "../../src/upstream/scim-client";
 import { capturingQueue, countUserWrites, defaultReconcileConfig, drive, reconcile } from "../support/reconcile";
 import { scimUser, upstreamTenant } from "../support/upstream";
 
@@ -11,6 +13,19 @@ const users = (n: number) => Array.from({ length: n }, (_, i) => scimUser(`u${St
 const userRow = (id: string) =>
   env.DB.prepare("SELECT email, active, forgotten_at FROM users WHERE provider = 'firstup' AND external_id = ?").bind(id).first<{ email: string | null; active: number; forgotten_at: number | null }>();
 const count = async (where = "1 = 1") => (await env.DB.prepare(`SELECT count(*) AS n FROM users WHERE provider = 'firstup' AND ${where}`).first<{ n: number }>())?.n;
+const pendingRemovals = async (runId: string) =>
+  (await env.DB.prepare("SELECT external_id FROM reconcile_pending WHERE run_id = ? ORDER BY external_id").bind(runId).all<{ external_id: string }>()).results.map((row) => row.external_id);
+const userPath = /\/Users\/([^/?]+)$/;
+const pathOf = (input: RequestInfo | URL) => new URL(input instanceof Request ? input.url : String(input)).pathname;
+
+/** A client whose listing leaves out `hidden` (as offset paging can), so the sweep must confirm each with GET. */
+const hidingListing = (client: ScimClient, hidden: Set<string>): ScimClient => ({
+  ...client,
+  listUsers: async (start, count) => {
+    const page = await client.listUsers(start, count);
+    return { ...page, users: page.users.filter((user) => !hidden.has(user.id)) };
+  },
+});
 
 describe("reconciliation", () => {
   const tenant = upstreamTenant("reconcile");
@@ -198,5 +213,113 @@ describe("reconciliation", () => {
     captured.sent.push(message); // the queue redelivers it
     await drive(captured, { clientFor: deps.clientFor, config: deps.config, now }, 100);
     expect(await loadRun(env.DB, run.id)).toMatchObject({ status: "completed", created: 40, errors: 1 });
+  });
+
+  it("a sweep against a slow upstream stops at its wall-clock budget, checkpoints the last confirmed user, and the run still ends right", async () => {
+    await tenant.reset({ users: users(40) });
+    await reconcile(tenant);
+    await tenant.remove("u0005", "u0012");
+    const gets: string[] = [];
+    const slowUpstream: typeof fetch = async (input, init) => {
+      const id = userPath.exec(pathOf(input))?.[1];
+      if (id) {
+        gets.push(decodeURIComponent(id));
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      }
+      return fetch(input, init);
+    };
+    const hidden = new Set(users(20).map((user) => String(user.id)));
+    const deps = { d1: env.DB, clientFor: () => hidingListing(tenant.client({ fetch: slowUpstream }), hidden), config: defaultReconcileConfig, now: Date.now, stepBudgetMs: 100 };
+    const captured = capturingQueue();
+    const { run } = await startOrResumeRun({ d1: env.DB, queue: captured.queue, now: Date.now }, "firstup", "test");
+    const sweep = (await continueRun(captured.take()!, deps))!;
+    expect(sweep).toMatchObject({ phase: "sweep", cursor: "" });
+
+    const next = await continueRun(sweep, deps);
+    // Stopped early: some users confirmed, not all 20, and the checkpoint is the last one confirmed.
+    expect(gets.length).toBeGreaterThan(0);
+    expect(gets.length).toBeLessThan(20);
+    expect(next).toEqual({ ...sweep, cursor: gets.at(-1) });
+    expect(await loadRun(env.DB, run.id)).toMatchObject({ status: "running", phase: "sweep", sweepAfter: gets.at(-1) });
+    expect(await pendingRemovals(run.id)).toEqual(["u0005", "u0012"].filter((id) => gets.includes(id)));
+
+    captured.sent.push(next!);
+    const steps = await drive(captured, deps, 100);
+    expect(steps).toBeGreaterThan(1);
+    // Every hidden user was confirmed exactly once, in order, and only the two gone are forgotten.
+    expect(gets).toEqual([...hidden].sort());
+    expect(await loadRun(env.DB, run.id)).toMatchObject({ status: "completed", forgotten: 2, deactivated: 0, created: 0 });
+    expect(await count("forgotten_at IS NULL AND active = 1")).toBe(38);
+    expect(await userRow("u0012")).toMatchObject({ email: null, active: 0 });
+  });
+
+  it("a scan against a slow upstream hands over at its wall-clock budget instead of reading every page of the step", async () => {
+    await tenant.reset({ users: users(250), quirks: { countCap: 50 } });
+    const slowUpstream: typeof fetch = async (input, init) => {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      return fetch(input, init);
+    };
+    const deps = { d1: env.DB, clientFor: () => tenant.client({ fetch: slowUpstream }), config: defaultReconcileConfig, now: Date.now, stepBudgetMs: 50 };
+    const captured = capturingQueue();
+    const { run } = await startOrResumeRun({ d1: env.DB, queue: captured.queue, now: Date.now }, "firstup", "test");
+    const next = await continueRun(captured.take()!, deps);
+    const afterOne = (await loadRun(env.DB, run.id))!;
+    expect(afterOne.pages).toBeLessThan(defaultReconcileConfig.pagesPerMessage);
+    expect(next).toMatchObject({ phase: "scan", cursor: String(afterOne.nextStartIndex) });
+
+    captured.sent.push(next!);
+    await drive(captured, deps, 100);
+    expect(await loadRun(env.DB, run.id)).toMatchObject({ status: "completed", scanned: 250, created: 250, pages: 5 });
+    expect(await count()).toBe(250);
+  });
+
+  it("an upstream failure partway through a sweep commits what was confirmed and carries on from there", async () => {
+    await tenant.reset({ users: users(40) });
+    await reconcile(tenant);
+    await tenant.remove("u0001");
+    const hidden = new Set(users(10).map((user) => String(user.id)));
+    let gets = 0;
+    const flaky = () => {
+      const client = hidingListing(tenant.client(), hidden);
+      return {
+        ...client,
+        getUser: async (id: string) => {
+          if (++gets === 4) throw new ScimRequestError("unavailable", 503, "GET /Users/{id}: HTTP 503");
+          return client.getUser(id);
+        },
+      };
+    };
+    const captured = capturingQueue();
+    const { run } = await startOrResumeRun({ d1: env.DB, queue: captured.queue, now: Date.now }, "firstup", "test");
+    await drive(captured, { clientFor: flaky, config: defaultReconcileConfig, now: Date.now }, 100);
+    expect(await loadRun(env.DB, run.id)).toMatchObject({ status: "completed", forgotten: 1, errors: 1 });
+    expect(gets).toBe(11); // ten users, one of them asked twice
+    expect(await userRow("u0001")).toMatchObject({ email: null, active: 0 });
+    expect(await count("forgotten_at IS NULL")).toBe(39);
+  });
+
+  it("a bare 404 on GET /Users/{id} (a gateway, a wrong path) fails the run and forgets nobody", async () => {
+    await tenant.reset({ users: users(30) });
+    await reconcile(tenant);
+    await tenant.remove("u0003");
+    const gateway: typeof fetch = async (input, init) =>
+      userPath.test(pathOf(input)) ? new Response("<html>Not Found</html>", { status: 404, headers: { "content-type": "text/html" } }) : fetch(input, init);
+    const { run } = await reconcile(tenant, { fetch: gateway });
+    expect(run).toMatchObject({ status: "failed", phase: "done", forgotten: 0, deactivated: 0 });
+    expect(run.lastError).toContain("without a SCIM error body");
+    expect(run.note).toContain("nobody was deactivated or forgotten");
+    expect(await userRow("u0003")).toMatchObject({ email: "u0003@example.com", active: 1, forgotten_at: null });
+    expect(await pendingRemovals(run.id)).toEqual([]);
+  });
+
+  it("a listing answering 404 (a wrong base URL) fails the run at once and removes nobody", async () => {
+    await tenant.reset({ users: users(10) });
+    await reconcile(tenant);
+    const wrongBase: typeof fetch = (input, init) => fetch(String(input).replace("/scim/v2/", "/scim/v2-typo/"), init);
+    const { run, steps } = await reconcile(tenant, { fetch: wrongBase });
+    expect(steps).toBe(1);
+    expect(run).toMatchObject({ status: "failed", phase: "done", scanned: 0, forgotten: 0, deactivated: 0 });
+    expect(run.lastError).toContain("HTTP 404");
+    expect(await count("forgotten_at IS NULL AND active = 1")).toBe(10);
   });
 });

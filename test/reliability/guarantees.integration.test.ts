@@ -119,7 +119,8 @@ describe("faults", () => {
     const { resolveRefresh } = await import("../../src/consumer/resolve-upstream");
     // A fetch that never answers: only the client's own timeout can end it.
     const client = tenant.client({ fetch: (_input, init) => new Promise<Response>((_, reject) => init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))), timeoutMs: 30, maxAttempts: 2, sleep: async () => {} });
-    await expect(resolveRefresh(event, client)).rejects.toMatchObject({ kind: "unavailable" });
+    const context = { now: Date.now, receivedAt: Date.now(), released: false, absenceConfirmDelaySeconds: 60, confirmBudgetMs: 0, waitDelaySeconds: 5 };
+    await expect(resolveRefresh(event, client, context)).rejects.toMatchObject({ kind: "unavailable" });
   });
 });
 
@@ -196,14 +197,19 @@ describe("secrets and personal data", () => {
   it("every registered route except webhooks and /healthz refuses requests without the admin token", async () => {
     const routes = createApp().routes.filter((route) => !route.path.startsWith("/webhooks") && !route.path.startsWith("/healthz") && route.method !== "ALL" && !route.path.endsWith("*"));
     expect(routes.length).toBeGreaterThan(15);
+    const { queue, sent } = recordingQueue();
+    const runs = () => env.DB.prepare("SELECT count(*) AS n FROM reconcile_runs").first<{ n: number }>();
+    const runsBefore = await runs();
     for (const route of routes) {
-      const path = route.path.replace(/:[A-Za-z]+/g, "x");
+      // A real provider, so a request that got through would start a run and queue its first step.
+      const path = route.path.replace(":provider", "firstup").replace(/:[A-Za-z]+/g, "x");
       for (const headers of [{}, { authorization: "Bearer not-the-token" }] as Record<string, string>[]) {
-        const response = await callApp(new Request(`https://sync.example.com${path}`, { method: route.method, headers }));
+        const response = await callApp(new Request(`https://sync.example.com${path}`, { method: route.method, headers }), { EVENTS_QUEUE: queue });
         expect(response.status, `${route.method} ${route.path}`).toBe(401);
       }
     }
-    const { sent } = recordingQueue();
+    // Refused means no effect: nothing was queued (a replay or a run's first step) and no run started.
     expect(sent).toEqual([]);
+    expect(await runs()).toEqual(runsBefore);
   });
 });

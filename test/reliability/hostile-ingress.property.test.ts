@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeBase64 } from "../../src/verify/base64";
@@ -11,13 +12,14 @@ import { callApp, recordingQueue } from "../support/worker";
  * - every rejection is JSON with a stable `error` code;
  * - nothing is enqueued unless the request carries a genuine signature, by the test secret, over
  *   exactly its id, timestamp and body, within the tolerance window (checked by an independent
- *   oracle that re-computes the HMAC).
+ *   oracle that re-computes the HMAC);
+ * - an authentic body is never dropped: it is queued, quarantined (202) or recorded as rejected (400).
  */
 
 const URL = "https://sync.example.com/webhooks/scalekit";
 const ERROR_CODES = new Set([
   "missing_signature_headers", "invalid_timestamp", "timestamp_outside_tolerance", "invalid_signature", "invalid_webhook_id",
-  "invalid_json", "invalid_payload", "payload_too_large", "method_not_allowed", "provider_not_found", "not_found",
+  "invalid_json", "payload_too_large", "method_not_allowed", "provider_not_found", "not_found",
 ]);
 const RUNS = 150;
 
@@ -36,6 +38,11 @@ async function send(headers: Headers, body: Uint8Array, method = "POST") {
   const response = await callApp(new Request(URL, { method, headers, body: method === "GET" || method === "HEAD" ? undefined : body }), { EVENTS_QUEUE: queue });
   const text = await response.text();
   return { status: response.status, text, sent };
+}
+
+async function loggedStatus(eventId: string) {
+  const row = await env.DB.prepare("SELECT status FROM event_log WHERE provider = 'scalekit' AND event_id = ?").bind(eventId).first<{ status: string }>();
+  return row?.status ?? null;
 }
 
 function assertWellFormedRejection(status: number, text: string) {
@@ -140,7 +147,18 @@ describe("hostile input at ingress (property-based)", () => {
         const { status, text, sent } = await send(headers, delivery.body);
         assertWellFormedRejection(status, text);
         expect([200, 202, 400, 413]).toContain(status);
-        if (status === 400) expect(sent).toEqual([]);
+        const answer = JSON.parse(text) as { status?: string; error?: string; eventId?: string };
+        // Authentic, so never dropped: queued, quarantined (JSON we cannot parse) or recorded as rejected (not JSON).
+        if (status === 400) {
+          expect(answer.error).toBe("invalid_json");
+          expect(sent).toEqual([]);
+          expect(await loggedStatus(delivery.id)).toBe("rejected");
+        }
+        if (answer.status === "quarantined") {
+          expect(sent).toEqual([]);
+          expect(await loggedStatus(answer.eventId!)).toBe("quarantined");
+        }
+        if (answer.status === "accepted" || answer.status === "ignored") expect(sent.length).toBeGreaterThan(0);
       }),
       { numRuns: RUNS },
     );

@@ -27,6 +27,27 @@ export async function directorySnapshot(db: D1Database, provider = "scalekit") {
   return { users: users.results, groups: groups.results, members: members.results };
 }
 
+/**
+ * Everything stored about a provider's directory except when this service wrote it (created_at,
+ * updated_at) and the provider column itself (runs compare two providers): every profile field,
+ * the case-folded keys, versions, tombstones and reset versions, and the current members with
+ * when they were added. Convergence tests compare this, so no field can drift unnoticed.
+ */
+export async function fullDirectorySnapshot(db: D1Database, provider: string) {
+  const strip = (rows: Record<string, unknown>[]) =>
+    rows.map(({ provider: _provider, created_at: _created, updated_at: _updated, ...rest }) => rest);
+  const users = await db.prepare("SELECT * FROM users WHERE provider = ? ORDER BY external_id").bind(provider).all();
+  const groups = await db.prepare("SELECT * FROM groups WHERE provider = ? ORDER BY external_id").bind(provider).all();
+  const members = await db
+    .prepare(
+      `SELECT group_external_id, user_external_id, added_at, last_event_version FROM group_members
+       WHERE provider = ? AND removed_at IS NULL ORDER BY group_external_id, user_external_id`,
+    )
+    .bind(provider)
+    .all();
+  return { users: strip(users.results), groups: strip(groups.results), members: members.results };
+}
+
 export function eventMessage(event: DirectoryEvent, receivedAt = Date.now()): EventMessage {
   return { v: QUEUE_MESSAGE_VERSION, kind: "event", receivedAt, event };
 }

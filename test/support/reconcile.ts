@@ -25,20 +25,28 @@ export const defaultReconcileConfig: ReconcileConfig = { pageSize: 100, pagesPer
  */
 export async function reconcile(
   tenant: ReturnType<typeof upstreamTenant>,
-  options: { config?: Partial<ReconcileConfig>; now?: () => number; maxSteps?: number; sleep?: (ms: number) => Promise<void> } = {},
+  options: {
+    config?: Partial<ReconcileConfig>;
+    now?: () => number;
+    maxSteps?: number;
+    sleep?: (ms: number) => Promise<void>;
+    /** Replaces the client's fetch (a slow upstream, a gateway answering bare 404s). */
+    fetch?: typeof fetch;
+    stepBudgetMs?: number;
+  } = {},
 ) {
   const captured = capturingQueue();
   const now = options.now ?? Date.now;
   const config = { ...defaultReconcileConfig, ...options.config };
-  const clientFor = () => tenant.client({ sleep: options.sleep });
+  const clientFor = () => tenant.client({ sleep: options.sleep, ...(options.fetch ? { fetch: options.fetch } : {}) });
   const { run } = await startOrResumeRun({ d1: env.DB, queue: captured.queue, now }, "firstup", "test");
-  const steps = await drive(captured, { clientFor, config, now }, options.maxSteps ?? 1000);
+  const steps = await drive(captured, { clientFor, config, now, stepBudgetMs: options.stepBudgetMs }, options.maxSteps ?? 1000);
   return { run: (await loadRun(env.DB, run.id))!, steps, captured };
 }
 
 export async function drive(
   captured: ReturnType<typeof capturingQueue>,
-  deps: { clientFor: () => ReturnType<ReturnType<typeof upstreamTenant>["client"]>; config: ReconcileConfig; now: () => number },
+  deps: { clientFor: () => ReturnType<ReturnType<typeof upstreamTenant>["client"]>; config: ReconcileConfig; now: () => number; stepBudgetMs?: number },
   maxSteps: number,
 ) {
   let steps = 0;

@@ -1,0 +1,139 @@
+import { sql, type SQL } from "drizzle-orm";
+import type { ConsumerConfig } from "../config";
+import { eventVersion } from "../directory/version";
+import type { DirectoryEvent } from "../events";
+
+/**
+ * The webhook path's guard on destructive outcomes, the counterpart of reconciliation's
+ * mass-removal guard. An erasure, or a deactivation of an active user, counts against a budget per
+ * provider and fixed window: max(DESTRUCTIVE_GUARD_MIN, DESTRUCTIVE_GUARD_MAX_SHARE × the
+ * provider's users). Past it, events are held for an operator instead of applied, so a leaked
+ * credential, a wrong upstream or a customer's IdP misfiring cannot empty the directory in an hour.
+ *
+ * The count is read before the batch and re-checked inside it: the batch increments the window and
+ * fails (rolls back whole) if concurrent consumers pushed it past the budget meanwhile.
+ */
+
+export type DestructiveKind = "erase" | "deactivate";
+
+export interface GuardCandidate {
+  event: DirectoryEvent;
+  /** Released by an operator: counted, never held. */
+  released: boolean;
+}
+
+export interface GuardPlan<T extends GuardCandidate> {
+  allowed: T[];
+  held: T[];
+  /** Window increments and the in-batch re-check; part of the batch that applies `allowed`. */
+  statements: SQL[];
+}
+
+interface CurrentState {
+  provider: string;
+  external_id: string;
+  active: number;
+  deleted_at: number | null;
+  forgotten_at: number | null;
+  last_event_version: string;
+}
+
+export function windowStart(now: number, windowMs: number): number {
+  return Math.floor(now / windowMs) * windowMs;
+}
+
+/** The user an event would erase or deactivate, if it is that kind of event. */
+function destructiveTarget(event: DirectoryEvent): { externalId: string; kind: DestructiveKind } | null {
+  switch (event.kind) {
+    case "user_forgotten":
+      return { externalId: event.externalId, kind: "erase" };
+    case "user_deleted":
+      return { externalId: event.user.externalId, kind: "deactivate" };
+    case "user_upserted":
+      return event.user.active ? null : { externalId: event.user.externalId, kind: "deactivate" };
+    default:
+      return null;
+  }
+}
+
+export async function planDestructive<T extends GuardCandidate>(
+  d1: D1Database,
+  rows: T[],
+  guard: ConsumerConfig["destructiveGuard"],
+  now: number,
+): Promise<GuardPlan<T>> {
+  const targets = rows.flatMap((row) => {
+    const target = destructiveTarget(row.event);
+    return target ? [{ row, ...target }] : [];
+  });
+  if (targets.length === 0) return { allowed: rows, held: [], statements: [] };
+
+  const current = await currentStates(d1, targets.map((target) => [target.row.event.provider, target.externalId]));
+  // Only effective changes count: erasing the already forgotten, deactivating the inactive, or an
+  // event older than the stored state changes nothing.
+  const effective = targets.filter(({ row, externalId, kind }) => {
+    const state = current.get(`${row.event.provider}\u0000${externalId}`);
+    if (!state || state.forgotten_at !== null) return false;
+    if (kind === "erase") return true;
+    return state.active === 1 && state.deleted_at === null && eventVersion(row.event.occurredAt, row.event.eventId) > state.last_event_version;
+  });
+  if (effective.length === 0) return { allowed: rows, held: [], statements: [] };
+
+  const start = windowStart(now, guard.windowMs);
+  const providers = [...new Set(effective.map((target) => target.row.event.provider))];
+  const budgets = await d1
+    .prepare(
+      `SELECT p.value AS provider,
+              coalesce((SELECT w.applied FROM destructive_windows AS w WHERE w.provider = p.value AND w.window_start = ?), 0) AS applied,
+              (SELECT count(*) FROM users AS u WHERE u.provider = p.value AND u.forgotten_at IS NULL) AS size
+       FROM json_each(?) AS p`,
+    )
+    .bind(start, JSON.stringify(providers))
+    .all<{ provider: string; applied: number; size: number }>();
+
+  const held = new Set<T>();
+  const statements: SQL[] = [];
+  for (const { provider, applied, size } of budgets.results) {
+    const limit = Math.max(guard.min, Math.floor(guard.maxShare * size));
+    const ordered = effective
+      .filter((target) => target.row.event.provider === provider)
+      .sort((a, b) => (eventVersion(a.row.event.occurredAt, a.row.event.eventId) < eventVersion(b.row.event.occurredAt, b.row.event.eventId) ? -1 : 1));
+    let used = applied;
+    let released = 0;
+    let counted = 0;
+    for (const target of ordered) {
+      if (target.row.released) released++;
+      else if (used >= limit) {
+        held.add(target.row);
+        continue;
+      }
+      used++;
+      counted++;
+    }
+    if (counted === 0) continue;
+    statements.push(sql`
+      INSERT INTO destructive_windows (provider, window_start, applied) VALUES (${provider}, ${start}, ${counted})
+      ON CONFLICT (provider, window_start) DO UPDATE SET applied = destructive_windows.applied + excluded.applied`);
+    // json() of a non-JSON string raises, which rolls the whole batch back: the in-batch re-check.
+    statements.push(sql`
+      SELECT json(CASE WHEN applied > ${limit + released} THEN 'destructive guard exceeded' ELSE '0' END)
+      FROM destructive_windows WHERE provider = ${provider} AND window_start = ${start}`);
+  }
+  return { allowed: rows.filter((row) => !held.has(row)), held: [...held], statements };
+}
+
+async function currentStates(d1: D1Database, keys: [string, string][]): Promise<Map<string, CurrentState>> {
+  const rows = await d1
+    .prepare(
+      `SELECT u.provider, u.external_id, u.active, u.deleted_at, u.forgotten_at, u.last_event_version
+       FROM users AS u JOIN json_each(?) AS k ON u.provider = k.value ->> 0 AND u.external_id = k.value ->> 1`,
+    )
+    .bind(JSON.stringify(keys))
+    .all<CurrentState>();
+  return new Map(rows.results.map((row) => [`${row.provider}\u0000${row.external_id}`, row]));
+}
+
+/** Recognizes the in-batch re-check's failure, so the consumer retries instead of recording an error. */
+export function isGuardRecheckFailure(error: unknown): boolean {
+  return error instanceof Error && /malformed JSON/i.test(error.message);
+}
