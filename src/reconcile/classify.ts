@@ -14,8 +14,13 @@ export interface StoredUser {
 
 export interface UpstreamRecord {
   user: DirectoryUser;
-  /** The upstream's meta.lastModified (ms), when it gives one. */
-  lastModified: number | null;
+  /**
+   * When this run read the record (ms, the consumer's clock). It is the record's version: the same
+   * clock the webhook path versions every observation of this upstream by (one clock per subject),
+   * so a listing page read after a webhook's lookup wins, and one read before it loses, whatever
+   * the upstream's own meta.lastModified says (another machine's clock, sometimes absent).
+   */
+  observedAt: number;
 }
 
 export interface Classification {
@@ -29,13 +34,10 @@ export interface Classification {
  * what a webhook already applied are left alone (zero writes); a user the listing shows as newly
  * inactive is held back as a pending removal for the guard; forgotten users stay forgotten.
  */
-export function classify(records: UpstreamRecord[], stored: Map<string, StoredUser>, input: { provider: string; runId: string; runStartedAt: number }): Classification {
+export function classify(records: UpstreamRecord[], stored: Map<string, StoredUser>, input: { provider: string; runId: string }): Classification {
   const result: Classification = { writes: [], removals: [], counts: { created: 0, updated: 0, unchanged: 0 } };
-  for (const { user, lastModified } of records) {
-    // The record's own clock where it has one; otherwise the run's start, which orders it after
-    // every event applied before the run began and before every event after.
-    const occurredAt = lastModified ?? input.runStartedAt;
-    const row = userRow({ provider: input.provider, occurredAt, version: eventVersion(occurredAt, `reconcile:${input.runId}`) }, user);
+  for (const { user, observedAt } of records) {
+    const row = userRow({ provider: input.provider, occurredAt: observedAt, version: eventVersion(observedAt, `reconcile:${input.runId}`) }, user);
     const current = stored.get(user.externalId);
     if (!current) {
       result.writes.push(row);

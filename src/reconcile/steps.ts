@@ -6,7 +6,7 @@ import { eventVersion } from "../directory/version";
 import { log } from "../log";
 import { QUEUE_MESSAGE_VERSION, type ReconcileMessage } from "../queue-message";
 import { scanPages, ScimRequestError, type ScimClient } from "../upstream/scim-client";
-import { lastModifiedOf, toDirectoryUser } from "../upstream/scim-user";
+import { toDirectoryUser } from "../upstream/scim-user";
 import { classify, storedUsers } from "./classify";
 import {
   advance,
@@ -125,9 +125,10 @@ async function scanStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sca
   try {
     for await (const page of pages) {
       pagesRead++;
-      const records = page.users.map((user) => ({ user: toDirectoryUser(user), lastModified: lastModifiedOf(user) }));
+      const observedAt = deps.now();
+      const records = page.users.map((user) => ({ user: toDirectoryUser(user), observedAt }));
       const stored = await storedUsers(d1, run.provider, records.map((record) => record.user.externalId));
-      const { writes, removals, counts } = classify(records, stored, { provider: run.provider, runId: run.id, runStartedAt: run.startedAt });
+      const { writes, removals, counts } = classify(records, stored, { provider: run.provider, runId: run.id });
       scanDone = page.done || run.pages + pagesRead >= config.maxPages;
       const counters: Counters = { pages: 1, scanned: page.received, errors: page.invalid, ...counts };
       const now = deps.now();
@@ -189,7 +190,7 @@ async function sweepStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sw
     if (confirmed > 0 && deps.now() >= deps.deadline) break;
     try {
       const user = await client.getUser(id);
-      if (user) found.push({ user: toDirectoryUser(user), lastModified: lastModifiedOf(user) });
+      if (user) found.push({ user: toDirectoryUser(user), observedAt: deps.now() });
       else gone.push(id);
     } catch (error) {
       // As in the scan: once something is confirmed, an upstream hiccup commits it and hands over,
@@ -201,7 +202,7 @@ async function sweepStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sw
     confirmed++;
   }
   const stored = await storedUsers(d1, run.provider, found.map((record) => record.user.externalId));
-  const { writes, removals, counts } = classify(found, stored, { provider: run.provider, runId: run.id, runStartedAt: run.startedAt });
+  const { writes, removals, counts } = classify(found, stored, { provider: run.provider, runId: run.id });
   const last = ids[confirmed - 1] ?? run.sweepAfter;
   const sweepDone = confirmed === ids.length && ids.length < SWEEP_BATCH;
   const now = deps.now();

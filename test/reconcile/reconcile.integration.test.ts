@@ -98,6 +98,20 @@ describe("reconciliation", () => {
     expect(await userRow("u0004")).toMatchObject({ email: null, active: 0, forgotten_at: 1 });
   });
 
+  it("one clock: a change made upstream after a webhook's lookup is healed even when meta.lastModified lags (another machine's clock)", async () => {
+    const { deliverBatch } = await import("../support/consumer");
+    const { eventMessage } = await import("../support/directory");
+    await tenant.reset({ users: [scimUser("u_clock", { name: { givenName: "Before", familyName: "X" } })] });
+    const refresh = { provider: "firstup", eventId: "clock_1", occurredAt: Date.now(), sourceType: "user.updated", kind: "user_refresh" as const, externalId: "u_clock", reason: "updated" as const };
+    await deliverBatch([eventMessage(refresh)], { env: tenant.env() });
+    // The upstream renames the user, stamping a lastModified an hour in the past (a skewed clock).
+    await tenant.upsert(scimUser("u_clock", { name: { givenName: "After", familyName: "X" }, meta: { resourceType: "User", lastModified: new Date(Date.now() - 3_600_000).toISOString() } }));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const { run } = await reconcile(tenant);
+    expect(run).toMatchObject({ status: "completed", updated: 1 });
+    expect(await env.DB.prepare("SELECT first_name FROM users WHERE provider = 'firstup' AND external_id = 'u_clock'").first()).toEqual({ first_name: "After" });
+  });
+
   it("refuses to remove more than 10% of the directory in one run, and reports it", async () => {
     await tenant.reset({ users: users(100) });
     await reconcile(tenant);
