@@ -9,6 +9,12 @@ import { retryDelaySeconds } from "./backoff";
 import { recordDeadLetterBatch } from "./dead-letters";
 import { runReconcileSteps } from "./reconcile-steps";
 
+/**
+ * SCIM requests one consumer invocation may make, retries included: under the Workers Free plan's
+ * 50 subrequests, with room for the Queue sends of re-queued events.
+ */
+const UPSTREAM_REQUESTS_PER_INVOCATION = 40;
+
 /** Backoff base for recording dead letters when D1 is down (a constant: no config on this path). */
 const DEAD_LETTER_RETRY_BASE_SECONDS = 10;
 
@@ -41,7 +47,7 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, n
   const clients = new Map<string, ScimClient | null>();
   const clientFor = (provider: string) => {
     if (!clients.has(provider)) {
-      const fetch = spacedFetch(config.upstreamMaxRequestsPerSecond);
+      const fetch = spacedFetch({ perSecond: config.upstreamMaxRequestsPerSecond, maxRequests: UPSTREAM_REQUESTS_PER_INVOCATION });
       clients.set(provider, isUpstreamProvider(provider) ? upstreamClient(env, provider, { fetch }) : null);
     }
     return clients.get(provider) ?? null;

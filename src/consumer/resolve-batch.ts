@@ -18,16 +18,16 @@ interface RefreshRow {
 /** Workers allow six connections at once. */
 const UPSTREAM_CONCURRENCY = 6;
 /**
- * Distinct users looked up per invocation: well inside the Free plan's 50 subrequests, leaving
- * room for the client's retries and the erasure check's listing. The rest are re-queued at once.
+ * Distinct lookups per invocation; the rest are re-queued at once. The hard cap on requests
+ * (retries included) is the client's per-invocation subrequest budget (consumer/index.ts).
  */
 export const MAX_LOOKUPS_PER_BATCH = 30;
 
 /**
  * Events that name a user without describing it are resolved against the provider's SCIM API
  * here, in the consumer, never on the request path:
- * - coalesced: one read per user per batch; the newest event decides, and the others are
- *   recorded as applied with it (`coalesced`);
+ * - coalesced: one read per user and expectation (updated, deactivated, deleted) per batch; the
+ *   newest event decides, and the others are recorded as applied with it (`coalesced`);
  * - a lookup that fails (upstream down, throttled past the client's budget) fails only its own
  *   messages, which the queue retries;
  * - waits are re-queued with a delay (not retried, so they never count towards dead-lettering);
@@ -44,7 +44,10 @@ export async function resolveUpstreamEvents(
   const groups = new Map<string, RefreshRow[]>();
   for (const row of rows) {
     if (row.apply?.kind !== "user_refresh" || row.message.kind !== "event") continue;
-    const key = `${row.apply.provider}\u0000${row.apply.externalId}`;
+    // Per user and per expectation: a deactivation must never be answered by a newer "updated"
+    // that snapshots a lagging upstream (that would ack the deactivation as applied while the user
+    // stays active). Same-reason events are subsumed by their newest.
+    const key = `${row.apply.provider}\u0000${row.apply.externalId}\u0000${row.apply.reason}`;
     groups.set(key, [...(groups.get(key) ?? []), { row, event: row.apply, message: row.message }]);
   }
   if (groups.size === 0) return ready;

@@ -183,7 +183,8 @@ async function sweepStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sw
   // Ids are confirmed in order, so the checkpoint is simply the last one confirmed. Only a 404
   // with a SCIM error body returns null; a bare 404 throws (not_found_unverified) and fails the run.
   const found = [];
-  const gone: string[] = [];
+  /** Users the upstream answered a SCIM 404 for, with when it did (their erasure's version). */
+  const gone: { externalId: string; observedAt: number }[] = [];
   let confirmed = 0;
   let failure: ScimRequestError | null = null;
   for (const id of ids) {
@@ -191,7 +192,7 @@ async function sweepStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sw
     try {
       const user = await client.getUser(id);
       if (user) found.push({ user: toDirectoryUser(user), observedAt: deps.now() });
-      else gone.push(id);
+      else gone.push({ externalId: id, observedAt: deps.now() });
     } catch (error) {
       // As in the scan: once something is confirmed, an upstream hiccup commits it and hands over,
       // so a flaky upstream still moves the run forward. Configuration errors propagate.
@@ -210,7 +211,7 @@ async function sweepStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sw
     claimOnce("reconcile", `${run.id}:sweep:${run.sweepAfter}`, now),
     ...(writes.length ? [upsertUsers(writes, now, { onlyIfLive: true })] : []),
     ...markSeen(run.id, found.map((record) => record.user.externalId)),
-    ...stageRemovals(run.id, [...removals, ...gone.map((externalId) => ({ externalId, action: "forget" as const, record: null }))]),
+    ...stageRemovals(run.id, [...removals, ...gone.map(({ externalId, observedAt }) => ({ externalId, action: "forget" as const, record: { observedAt } }))]),
     advance(run.id, sweepDone ? { phase: "finish" } : { phase: "sweep", sweepAfter: last }, counts, now),
   ]);
   if (failure) await recordStepError(d1, run.id, failure.message, deps.now());
@@ -241,7 +242,12 @@ async function finishStep(run: ReconcileRun, deps: RunDeps): Promise<null> {
   const deactivations = removals.flatMap((removal) => (removal.action === "deactivate" && removal.record ? [removal.record] : []));
   const forgets = removals
     .filter((removal) => removal.action === "forget")
-    .map((removal) => ({ provider: run.provider, externalId: removal.externalId, occurredAt: now, version: eventVersion(now, `reconcile:${run.id}`) }));
+    .map((removal) => {
+      // Versioned by when the sweep saw the 404, not by now: a webhook that saw the user present
+      // after that (re-provisioned) is the newer observation and must win.
+      const observedAt = typeof removal.record?.observedAt === "number" ? removal.record.observedAt : now;
+      return { provider: run.provider, externalId: removal.externalId, occurredAt: observedAt, version: eventVersion(observedAt, `reconcile:${run.id}`) };
+    });
   const statements = [claim];
   for (let i = 0; i < deactivations.length; i += REMOVALS_PER_STATEMENT) {
     statements.push(upsertUsers(deactivations.slice(i, i + REMOVALS_PER_STATEMENT), now, { onlyIfLive: true }));

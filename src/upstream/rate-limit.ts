@@ -4,20 +4,27 @@
  * events must not become a burst of reads. Scope: one consumer invocation (one client).
  *
  * @example
- * const limited = spacedFetch(10); // at most 10 requests a second
+ * const limited = spacedFetch({ perSecond: 10, maxRequests: 45 }); // 10 a second, 45 in all
  * await limited("https://upstream.example/scim/v2/Users/u_1");
  */
 export function spacedFetch(
-  perSecond: number,
+  perSecond: number | { perSecond: number; maxRequests?: number },
   fetchImpl: typeof fetch = (input, init) => fetch(input, init),
   clock: { now: () => number; sleep: (ms: number) => Promise<void> } = {
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   },
 ): typeof fetch {
-  const intervalMs = 1000 / perSecond;
+  const limits = typeof perSecond === "number" ? { perSecond } : perSecond;
+  const intervalMs = 1000 / limits.perSecond;
   let nextSlot = 0;
+  let sent = 0;
   return (async (input: RequestInfo | URL, init?: RequestInit) => {
+    // Past the invocation's subrequest budget, fail fast without a request: the caller's lookup
+    // fails as "unavailable" and its message is retried by the queue, instead of the runtime
+    // refusing every later subrequest of the invocation.
+    if (limits.maxRequests !== undefined && sent >= limits.maxRequests) throw new TypeError("subrequest budget of this invocation is spent");
+    sent++;
     const now = clock.now();
     const slot = Math.max(now, nextSlot);
     nextSlot = slot + intervalMs;

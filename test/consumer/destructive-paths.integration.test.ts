@@ -247,6 +247,17 @@ describe("destructive paths from webhooks", () => {
     expect(await logRow(batch[99]!.event.eventId)).toMatchObject({ status: "applied", reason: null });
   });
 
+  it("a deactivation is not answered by a newer user.updated in the same batch that sees a lagging upstream", async () => {
+    const at = Date.now();
+    const deactivated = refresh("u_keep", "deactivated", { occurredAt: at });
+    const updated = refresh("u_keep", "updated", { occurredAt: at + 1 });
+    await deliverBatch([eventMessage(deactivated), eventMessage(updated)], { env: envWith() });
+    expect(await userRow("u_keep")).toMatchObject({ active: 1 });
+    expect(await logRow(deactivated.eventId)).toMatchObject({ status: "failed", error: "awaiting_deactivation" });
+    expect(await processed(deactivated.eventId)).toBe(0);
+    expect(await logRow(updated.eventId)).toMatchObject({ status: "applied" });
+  });
+
   it("more distinct users than one invocation may look up: the rest are re-queued at once, not failed", async () => {
     const ids = Array.from({ length: 40 }, (_, i) => `u_many_${i}`);
     await tenant.upsert(...ids.map((id) => scimUser(id)));

@@ -127,6 +127,29 @@ describe("reconciliation", () => {
     expect(await count("forgotten_at IS NULL")).toBe(80);
   });
 
+  it("an erasure staged by the sweep loses to a webhook that saw the user present after the sweep's 404", async () => {
+    const { deliverBatch } = await import("../support/consumer");
+    const { eventMessage } = await import("../support/directory");
+    await tenant.reset({ users: users(10) });
+    await reconcile(tenant);
+    await tenant.remove("u0003");
+    const captured = capturingQueue();
+    const clientFor = () => tenant.client();
+    const config = { ...defaultReconcileConfig, maxRemovalShare: 1 };
+    await startOrResumeRun({ d1: env.DB, queue: captured.queue, now: Date.now }, "firstup", "test");
+    // Run every step up to (not including) finish: the sweep stages u0003's erasure.
+    let message = captured.take();
+    while (message && message.phase !== "finish") message = await continueRun(message, { d1: env.DB, clientFor, config, now: Date.now });
+    expect(message?.phase).toBe("finish");
+    // The user is re-provisioned, and a webhook's lookup observes them before the run finishes.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await tenant.upsert(scimUser("u0003"));
+    const refresh = { provider: "firstup", eventId: "reprovisioned", occurredAt: Date.now(), sourceType: "user.updated", kind: "user_refresh" as const, externalId: "u0003", reason: "updated" as const };
+    await deliverBatch([eventMessage(refresh)], { env: tenant.env() });
+    await continueRun(message!, { d1: env.DB, clientFor, config, now: Date.now });
+    expect(await userRow("u0003")).toMatchObject({ email: "u0003@example.com", forgotten_at: null });
+  });
+
   it("an interrupted run resumes from its checkpoint instead of restarting", async () => {
     await tenant.reset({ users: users(250), quirks: { countCap: 50 } });
     const config = { ...defaultReconcileConfig, pagesPerMessage: 1 };

@@ -22,4 +22,15 @@ describe("spacedFetch", () => {
     await limited("https://upstream.example/scim/v2/Users/u2");
     expect(sleeps).toHaveLength(4);
   });
+
+  it("refuses requests past the invocation's budget without sending them", async () => {
+    let sent = 0;
+    const limited = spacedFetch({ perSecond: 1000, maxRequests: 3 }, async () => {
+      sent++;
+      return new Response("ok");
+    });
+    for (let i = 0; i < 3; i++) await limited("https://upstream.example/");
+    await expect(limited("https://upstream.example/")).rejects.toThrow(/budget/);
+    expect(sent).toBe(3);
+  });
 });
