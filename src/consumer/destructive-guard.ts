@@ -6,9 +6,11 @@ import type { DirectoryEvent } from "../events";
 /**
  * The webhook path's guard on destructive outcomes, the counterpart of reconciliation's
  * mass-removal guard. An erasure, or a deactivation of an active user, counts against a budget per
- * provider and fixed window: max(DESTRUCTIVE_GUARD_MIN, DESTRUCTIVE_GUARD_MAX_SHARE × the
- * provider's users). Past it, events are held for an operator instead of applied, so a leaked
- * credential, a wrong upstream or a customer's IdP misfiring cannot empty the directory in an hour.
+ * provider, organization and fixed window: max(DESTRUCTIVE_GUARD_MIN, DESTRUCTIVE_GUARD_MAX_SHARE ×
+ * that organization's users). Past it, events are held for an operator instead of applied, so a
+ * leaked credential, a wrong upstream or a customer's IdP misfiring cannot empty a directory in an
+ * hour; and one customer's offboarding (or a malicious customer admin) spends only its own budget,
+ * never another customer's.
  *
  * The count is read before the batch and re-checked inside it: the batch increments the window and
  * fails (rolls back whole) if concurrent consumers pushed it past the budget meanwhile.
@@ -32,6 +34,7 @@ export interface GuardPlan<T extends GuardCandidate> {
 interface CurrentState {
   provider: string;
   external_id: string;
+  organization_id: string | null;
   active: number;
   deleted_at: number | null;
   forgotten_at: number | null;
@@ -74,29 +77,35 @@ export async function planDestructive<T extends GuardCandidate>(
   const effective = targets.filter(({ row, externalId, kind }) => {
     const state = current.get(`${row.event.provider}\u0000${externalId}`);
     if (!state || state.forgotten_at !== null) return false;
-    if (kind === "erase") return true;
-    return state.active === 1 && state.deleted_at === null && eventVersion(row.event.occurredAt, row.event.eventId) > state.last_event_version;
+    if (eventVersion(row.event.occurredAt, row.event.eventId) <= state.last_event_version) return false;
+    return kind === "erase" || (state.active === 1 && state.deleted_at === null);
   });
   if (effective.length === 0) return { allowed: rows, held: [], statements: [] };
 
+  // The tenant is the stored user's organization: an event cannot move a user into another
+  // organization's budget. "" stands for users without one.
+  const tenantOf = (target: (typeof effective)[number]) =>
+    current.get(`${target.row.event.provider}\u0000${target.externalId}`)?.organization_id ?? "";
   const start = windowStart(now, guard.windowMs);
-  const providers = [...new Set(effective.map((target) => target.row.event.provider))];
+  const tenants = [...new Map(effective.map((target) => [`${target.row.event.provider}\u0000${tenantOf(target)}`, [target.row.event.provider, tenantOf(target)]])).values()];
   const budgets = await d1
     .prepare(
-      `SELECT p.value AS provider,
-              coalesce((SELECT w.applied FROM destructive_windows AS w WHERE w.provider = p.value AND w.window_start = ?), 0) AS applied,
-              (SELECT count(*) FROM users AS u WHERE u.provider = p.value AND u.forgotten_at IS NULL) AS size
-       FROM json_each(?) AS p`,
+      `SELECT t.value ->> 0 AS provider, t.value ->> 1 AS organization,
+              coalesce((SELECT w.applied FROM destructive_windows AS w
+                        WHERE w.provider = t.value ->> 0 AND w.organization_id = t.value ->> 1 AND w.window_start = ?), 0) AS applied,
+              (SELECT count(*) FROM users AS u WHERE u.provider = t.value ->> 0 AND coalesce(u.organization_id, '') = t.value ->> 1
+                                                 AND u.forgotten_at IS NULL) AS size
+       FROM json_each(?) AS t`,
     )
-    .bind(start, JSON.stringify(providers))
-    .all<{ provider: string; applied: number; size: number }>();
+    .bind(start, JSON.stringify(tenants))
+    .all<{ provider: string; organization: string; applied: number; size: number }>();
 
   const held = new Set<T>();
   const statements: SQL[] = [];
-  for (const { provider, applied, size } of budgets.results) {
+  for (const { provider, organization, applied, size } of budgets.results) {
     const limit = Math.max(guard.min, Math.floor(guard.maxShare * size));
     const ordered = effective
-      .filter((target) => target.row.event.provider === provider)
+      .filter((target) => target.row.event.provider === provider && tenantOf(target) === organization)
       .sort((a, b) => (eventVersion(a.row.event.occurredAt, a.row.event.eventId) < eventVersion(b.row.event.occurredAt, b.row.event.eventId) ? -1 : 1));
     let used = applied;
     let released = 0;
@@ -112,12 +121,12 @@ export async function planDestructive<T extends GuardCandidate>(
     }
     if (counted === 0) continue;
     statements.push(sql`
-      INSERT INTO destructive_windows (provider, window_start, applied) VALUES (${provider}, ${start}, ${counted})
-      ON CONFLICT (provider, window_start) DO UPDATE SET applied = destructive_windows.applied + excluded.applied`);
+      INSERT INTO destructive_windows (provider, organization_id, window_start, applied) VALUES (${provider}, ${organization}, ${start}, ${counted})
+      ON CONFLICT (provider, organization_id, window_start) DO UPDATE SET applied = destructive_windows.applied + excluded.applied`);
     // json() of a non-JSON string raises, which rolls the whole batch back: the in-batch re-check.
     statements.push(sql`
       SELECT json(CASE WHEN applied > ${limit + released} THEN 'destructive guard exceeded' ELSE '0' END)
-      FROM destructive_windows WHERE provider = ${provider} AND window_start = ${start}`);
+      FROM destructive_windows WHERE provider = ${provider} AND organization_id = ${organization} AND window_start = ${start}`);
   }
   return { allowed: rows.filter((row) => !held.has(row)), held: [...held], statements };
 }
@@ -125,7 +134,7 @@ export async function planDestructive<T extends GuardCandidate>(
 async function currentStates(d1: D1Database, keys: [string, string][]): Promise<Map<string, CurrentState>> {
   const rows = await d1
     .prepare(
-      `SELECT u.provider, u.external_id, u.active, u.deleted_at, u.forgotten_at, u.last_event_version
+      `SELECT u.provider, u.external_id, u.organization_id, u.active, u.deleted_at, u.forgotten_at, u.last_event_version
        FROM users AS u JOIN json_each(?) AS k ON u.provider = k.value ->> 0 AND u.external_id = k.value ->> 1`,
     )
     .bind(JSON.stringify(keys))

@@ -70,6 +70,7 @@ export async function resolveUpstreamEvents(
         absenceConfirmDelaySeconds: options.config.absenceConfirmDelaySeconds,
         confirmBudgetMs: options.config.upstreamConfirmBudgetMs,
         waitDelaySeconds: waitDelaySeconds(options.now() - winner.message.receivedAt),
+        knownLiveUsers: () => otherLiveUsers(d1, winner.event.provider, winner.event.externalId),
       });
       return { group, winner, resolution };
     } catch (error) {
@@ -92,6 +93,18 @@ export async function resolveUpstreamEvents(
     }
   }
   return ready;
+}
+
+/** A few live users of the provider other than `subject`, in key order (an index range, cheap). */
+async function otherLiveUsers(d1: D1Database, provider: string, subject: string): Promise<string[]> {
+  const rows = await d1
+    .prepare(
+      `SELECT external_id FROM users
+       WHERE provider = ? AND external_id <> ? AND forgotten_at IS NULL AND deleted_at IS NULL AND active = 1 LIMIT 3`,
+    )
+    .bind(provider, subject)
+    .all<{ external_id: string }>();
+  return rows.results.map((row) => row.external_id);
 }
 
 /** The event that decides for its user: the newest by version (time, then id). */

@@ -18,7 +18,7 @@ export type Resolution =
   | { outcome: "fail"; code: "deactivation_not_confirmed" | "deletion_not_confirmed" };
 
 export type WaitReason = "awaiting_deactivation" | "awaiting_deletion" | "confirming_absence";
-export type HoldReason = "absence_unverified" | "upstream_empty";
+export type HoldReason = "absence_unverified" | "upstream_empty" | "upstream_mismatch";
 
 export interface ResolveContext {
   /** The consumer's clock: every Firstup state version is an observation time on it. */
@@ -33,6 +33,8 @@ export interface ResolveContext {
   confirmBudgetMs: number;
   /** Delay before the next look while waiting for the upstream to catch up. */
   waitDelaySeconds: number;
+  /** A few other users this directory holds as live for the provider (a sample, for the tenant check). */
+  knownLiveUsers?: () => Promise<string[]>;
 }
 
 /**
@@ -46,7 +48,9 @@ export interface ResolveContext {
  *
  * Erasure needs evidence a misconfiguration cannot produce: a 404 whose body is a SCIM Error
  * (a bare 404 is held), seen twice `absenceConfirmDelaySeconds` apart, or once for a signed
- * `user.deleted`; and the upstream must still list someone (a wrong tenant lists no one).
+ * `user.deleted`; and the upstream must be the directory we mirror: it must still have one of a few
+ * other users we hold as live (a wrong but populated tenant has none of them), or, when we hold no
+ * one else, list someone at all (an empty tenant lists no one).
  */
 export async function resolveRefresh(event: RefreshEvent, client: ScimClient, ctx: ResolveContext): Promise<Resolution> {
   let record;
@@ -66,7 +70,8 @@ export async function resolveRefresh(event: RefreshEvent, client: ScimClient, ct
     if (!confirmedBySignedDelete && !confirmedBySecondRead) {
       return { outcome: "wait", reason: "confirming_absence", delaySeconds: ctx.absenceConfirmDelaySeconds, absentSince: ctx.absentSince ?? observedAt };
     }
-    if (!(await listsSomeone(client))) return { outcome: "hold", reason: "upstream_empty" };
+    const recognized = await recognizesDirectory(client, (await ctx.knownLiveUsers?.()) ?? []);
+    if (recognized !== "yes") return { outcome: "hold", reason: recognized === "empty" ? "upstream_empty" : "upstream_mismatch" };
     return forget(event, observedAt, "forgotten_upstream");
   }
 
@@ -91,6 +96,23 @@ export async function resolveRefresh(event: RefreshEvent, client: ScimClient, ct
     return { outcome: "wait", reason: event.reason === "deactivated" ? "awaiting_deactivation" : "awaiting_deletion", delaySeconds: ctx.waitDelaySeconds };
   }
   return { outcome: "fail", code: event.reason === "deactivated" ? "deactivation_not_confirmed" : "deletion_not_confirmed" };
+}
+
+/**
+ * Whether the upstream is the directory this service mirrors. With other live users on record, it
+ * must still have one of them (each GET is one subrequest; a sample of three); with none, it must
+ * list someone.
+ */
+async function recognizesDirectory(client: ScimClient, sample: string[]): Promise<"yes" | "empty" | "mismatch"> {
+  if (sample.length === 0) return (await listsSomeone(client)) ? "yes" : "empty";
+  for (const id of sample) {
+    try {
+      if (await client.getUser(id)) return "yes";
+    } catch (error) {
+      if (!(error instanceof ScimRequestError) || error.transient || error.kind === "unauthorized") throw error;
+    }
+  }
+  return "mismatch";
 }
 
 /**

@@ -250,14 +250,17 @@ export const reconcilePending = sqliteTable(
 
 /**
  * The webhook path's guard on destructive outcomes (erasures, deactivations): how many were applied
- * per provider in each window. Checked and incremented in the consumer's atomic batch.
+ * per provider and organization in each window, so one customer's offboarding (or misfiring IdP)
+ * spends only its own budget. Checked and incremented in the consumer's atomic batch.
  */
 export const destructiveWindows = sqliteTable(
   "destructive_windows",
   {
     provider: text("provider").notNull(),
+    /** The users' organization, "" when they have none. */
+    organizationId: text("organization_id").notNull().default(""),
     windowStart: integer("window_start").notNull(),
     applied: integer("applied").notNull().default(0),
   },
-  (table) => [primaryKey({ columns: [table.provider, table.windowStart] })],
+  (table) => [primaryKey({ columns: [table.provider, table.organizationId, table.windowStart] })],
 );

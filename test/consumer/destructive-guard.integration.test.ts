@@ -66,6 +66,19 @@ describe("destructive guard on the webhook path", () => {
     expect(await statuses([released.event.eventId])).toEqual([{ status: "applied", reason: null, n: 1 }]);
   });
 
+  it("the budget is per organization: one customer's spent window never holds another customer's offboarding", async () => {
+    const inOrg2 = (event: DirectoryEvent): DirectoryEvent =>
+      event.kind === "user_upserted" || event.kind === "user_deleted" ? ({ ...event, user: { ...event.user, organizationId: "org_2" } } as DirectoryEvent) : event;
+    await deliverBatch([eventMessage(inOrg2(events.userUpserted("org2_fired", 1_000)))], { env: guardEnv() });
+    const fired = inOrg2(events.userDeleted("org2_fired", 3_500));
+    await deliverBatch([eventMessage(fired)], { env: guardEnv() });
+    expect(await statuses([fired.eventId])).toEqual([{ status: "applied", reason: null, n: 1 }]);
+    // org_1's window is still spent.
+    const another = events.userDeleted(USERS[70]!, 3_600);
+    await deliverBatch([eventMessage(another)], { env: guardEnv() });
+    expect(await statuses([another.eventId])).toEqual([{ status: "held", reason: "destructive_guard", n: 1 }]);
+  });
+
   it("a larger directory share raises the budget", async () => {
     const deletions = USERS.slice(20, 30).map((id, i) => events.userDeleted(id, 4_000 + i));
     await deliverBatch(deletions.map((event) => eventMessage(event)), { env: guardEnv({ DESTRUCTIVE_GUARD_MAX_SHARE: "0.5" }) });

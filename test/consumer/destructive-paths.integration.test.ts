@@ -68,8 +68,8 @@ describe("destructive paths from webhooks", () => {
         scimUser("u_other", { userName: "other@acme.example" }),
       ],
     });
-    // The user exists in the directory with personal data.
-    await deliverBatch([eventMessage(refresh("u_keep"))], { env: envWith() });
+    // The users exist in the directory with personal data.
+    await deliverBatch([eventMessage(refresh("u_keep")), eventMessage(refresh("u_other"))], { env: envWith() });
     expect(await userRow("u_keep")).toMatchObject({ email: "keep@acme.example", active: 1 });
   });
 
@@ -118,7 +118,18 @@ describe("destructive paths from webhooks", () => {
     expect(parking.parked).toHaveLength(1);
     await deliverBatch([parking.parked[0]!.body], { env: envWith({ FIRSTUP_SCIM_URL: wrongTenant }) });
     expect(await userRow("u_keep")).toMatchObject({ email: "keep@acme.example", forgotten_at: null });
-    expect(await logRow(event.eventId)).toMatchObject({ status: "held", reason: "upstream_empty" });
+    // It has none of the users we hold as live (with no one else on record it would be upstream_empty).
+    expect(await logRow(event.eventId)).toMatchObject({ status: "held", reason: "upstream_mismatch" });
+  });
+
+  it("another customer's populated tenant (SCIM 404s, but none of our users) holds instead of erasing", async () => {
+    const other = upstreamTenant("destructive-paths-other-customer");
+    await other.reset({ users: [scimUser("someone_else"), scimUser("another_one")] });
+    const event = refresh("u_keep", "updated");
+    await deliverBatch([eventMessage(event)], { env: envWith({ FIRSTUP_SCIM_URL: other.url }) });
+    await deliverBatch([parking.parked[0]!.body], { env: envWith({ FIRSTUP_SCIM_URL: other.url }) });
+    expect(await userRow("u_keep")).toMatchObject({ email: "keep@acme.example", forgotten_at: null });
+    expect(await logRow(event.eventId)).toMatchObject({ status: "held", reason: "upstream_mismatch" });
   });
 
   it("a verified SCIM 404 erases only when a second read after the delay agrees", async () => {
