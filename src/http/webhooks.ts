@@ -3,12 +3,12 @@ import { bodyLimit } from "hono/body-limit";
 import { ingestConfig } from "../config";
 import { normalizeDelivery, type AuthenticatedDelivery, type NormalizedDelivery } from "../ingest/normalize";
 import { markSeen, wasSeen } from "../ingest/seen-deliveries";
-import { describeIssues, recordUnparsed, storeDelivery, unparsedEventId, unparsedSourceType } from "../ledger/quarantine";
+import { describeIssues, recordUnparsed, storeDelivery, unparsedEventId, unparsedSourceType, unparsedSubject } from "../ledger/quarantine";
 import { providers as registeredProviders } from "../providers";
 import type { ProviderAdapter } from "../providers/types";
 import { sendQueueMessages } from "../queue-message";
 import { log } from "../log";
-import { authenticateDelivery, configuredAuthentication } from "./authenticate";
+import { authenticateDelivery, configuredAuthentication, type ConfiguredAuthentication } from "./authenticate";
 import { errorResponse } from "./errors";
 import type { AppEnv } from "./app-env";
 
@@ -47,7 +47,7 @@ export function webhookRoutes(options: WebhookRouteOptions = {}) {
     },
     // Rejects on Content-Length before reading, or as soon as a streamed body passes the cap.
     (c, next) =>
-      bodyLimit({ maxSize: ingestConfig(c.env).maxBodyBytes, onError: (c) => errorResponse(c, 413, "payload_too_large") })(c, next),
+      bodyLimit({ maxSize: bodyLimitFor(c.get("authentication"), ingestConfig(c.env).maxBodyBytes), onError: (c) => errorResponse(c, 413, "payload_too_large") })(c, next),
     async (c) => {
       const config = ingestConfig(c.env);
       const adapter = c.get("adapter");
@@ -117,6 +117,17 @@ export function webhookRoutes(options: WebhookRouteOptions = {}) {
  * the sender retries and nothing is lost. A key already applied, ignored, failed or held is a
  * duplicate (200) and its row is left alone.
  */
+/**
+ * A header value authenticates the sender, not the body, so whoever has seen it can send bodies
+ * that get stored (quarantine). Header-mode deliveries are therefore capped far below the general
+ * limit: a Firstup user event is a few hundred bytes.
+ */
+export const HEADER_MODE_MAX_BODY_BYTES = 16 * 1024;
+
+function bodyLimitFor(authentication: ConfiguredAuthentication, maxBodyBytes: number): number {
+  return authentication.kind === "authorization-header" ? Math.min(maxBodyBytes, HEADER_MODE_MAX_BODY_BYTES) : maxBodyBytes;
+}
+
 async function quarantine(
   c: Context<AppEnv>,
   provider: string,
@@ -131,6 +142,7 @@ async function quarantine(
       {
         provider,
         eventId,
+        subject: unparsedSubject(unprocessable.body),
         sourceType: unprocessable.sourceType ?? unparsedSourceType(unprocessable.body),
         status: "quarantined",
         error: describeIssues(unprocessable.issues),
@@ -157,7 +169,7 @@ async function recordRejected(c: Context<AppEnv>, provider: string, delivery: Au
   try {
     await recordUnparsed(
       c.env.DB,
-      { provider, eventId, sourceType: "unknown", status: "rejected", error: code, delivery: storeDelivery(delivery), receivedAt: delivery.receivedAtMs },
+      { provider, eventId, subject: null, sourceType: "unknown", status: "rejected", error: code, delivery: storeDelivery(delivery), receivedAt: delivery.receivedAtMs },
       delivery.receivedAtMs,
     );
     log("event.rejected", { provider, eventId, code });

@@ -102,9 +102,20 @@ export function unparsedSourceType(body: unknown): string {
 /** Adapter issues name paths and codes, never values (providers/issues.ts); bounded for the log. */
 export const describeIssues = (issues: string[]) => issues.join("; ").slice(0, MAX_ERROR_LENGTH);
 
+/**
+ * The user or group an unparsed body names, when it names one where the providers put it
+ * (`data.id`, `data.user_id`, `data.userId`): so erasing that user also erases this stored body.
+ */
+export function unparsedSubject(body: unknown): string | null {
+  const data = isRecord(body) && isRecord(body.data) ? body.data : {};
+  const named = [data.user_id, data.userId, data.id].find((value): value is string => typeof value === "string" && value !== "" && value.length <= 256);
+  return named ?? null;
+}
+
 export interface UnparsedRow {
   provider: string;
   eventId: string;
+  subject: string | null;
   sourceType: string;
   status: UnparsedStatus;
   error: string;
@@ -120,11 +131,11 @@ export interface UnparsedRow {
  */
 export async function recordUnparsed(d1: D1Database, row: UnparsedRow, now: number): Promise<boolean> {
   const written = await drizzle(d1).all<{ status: string }>(sql`
-    INSERT INTO event_log (provider, event_id, source_type, status, error, attempts, received_at, updated_at, delivery)
-    VALUES (${row.provider}, ${row.eventId}, ${row.sourceType}, ${row.status}, ${row.error}, 0, ${row.receivedAt}, ${now}, ${row.delivery})
-    ON CONFLICT (provider, event_id) DO UPDATE SET
-      status = excluded.status, source_type = excluded.source_type, error = excluded.error,
-      updated_at = excluded.updated_at, delivery = excluded.delivery
+    INSERT INTO event_log (provider, event_id, subject, source_type, status, error, attempts, received_at, updated_at, delivery)
+    VALUES (${row.provider}, ${row.eventId}, ${row.subject}, ${row.sourceType}, ${row.status}, ${row.error}, 0, ${row.receivedAt}, ${now}, ${row.delivery})
+    ON CONFLICT (provider, event_id) DO UPDATE SET updated_at = excluded.updated_at
+    -- A redelivery only touches the time: the first stored delivery is kept as it was, so someone
+    -- who learns an event id (a header-mode sender's delivery id) cannot replace what is stored.
     WHERE event_log.status IN ('quarantined', 'rejected')
     RETURNING status`);
   return written.length > 0;
