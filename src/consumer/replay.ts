@@ -1,4 +1,4 @@
-import { queueMessage } from "../queue-message";
+import { queueMessage, type QueueMessage } from "../queue-message";
 
 /**
  * Replays a stored queue message: it goes back on the Queue exactly as first enqueued, so the
@@ -6,17 +6,23 @@ import { queueMessage } from "../queue-message";
  */
 export type ReplayResult = { ok: true } | { ok: false; reason: "not_replayable" | "undecodable" };
 
-export async function replayStoredMessage(queue: Queue, stored: string | null): Promise<ReplayResult> {
+type Decoded = { ok: true; message: QueueMessage } | { ok: false; reason: "not_replayable" | "undecodable" };
+
+/** A stored queue message, decoded with the current schema. */
+function decodeStored(stored: string | null): Decoded {
   if (stored === null) return { ok: false, reason: "not_replayable" };
-  let body: unknown;
   try {
-    body = JSON.parse(stored);
+    const message = queueMessage.safeParse(JSON.parse(stored));
+    return message.success ? { ok: true, message: message.data } : { ok: false, reason: "undecodable" };
   } catch {
     return { ok: false, reason: "undecodable" };
   }
-  const message = queueMessage.safeParse(body);
-  if (!message.success) return { ok: false, reason: "undecodable" };
-  await queue.send(message.data, { contentType: "json" });
+}
+
+export async function replayStoredMessage(queue: Queue, stored: string | null): Promise<ReplayResult> {
+  const decoded = decodeStored(stored);
+  if (!decoded.ok) return decoded;
+  await queue.send(decoded.message, { contentType: "json" });
   return { ok: true };
 }
 
@@ -26,15 +32,9 @@ export async function replayStoredMessage(queue: Queue, stored: string | null): 
  * guard. Only `held` events can be released; everything else is replayed or already final.
  */
 export async function releaseHeldMessage(queue: Queue, stored: string | null): Promise<ReplayResult> {
-  if (stored === null) return { ok: false, reason: "not_replayable" };
-  let body: unknown;
-  try {
-    body = JSON.parse(stored);
-  } catch {
-    return { ok: false, reason: "undecodable" };
-  }
-  const message = queueMessage.safeParse(body);
-  if (!message.success || message.data.kind !== "event") return { ok: false, reason: "undecodable" };
-  await queue.send({ ...message.data, released: true }, { contentType: "json" });
+  const decoded = decodeStored(stored);
+  if (!decoded.ok) return decoded;
+  if (decoded.message.kind !== "event") return { ok: false, reason: "undecodable" };
+  await queue.send({ ...decoded.message, released: true }, { contentType: "json" });
   return { ok: true };
 }
