@@ -48,7 +48,7 @@ describe("end to end through the real Queue", () => {
       (value) => value?.n === deliveries.length,
     );
     expect(drained?.n).toBe(deliveries.length);
-    const members = await env.DB.prepare("SELECT user_external_id FROM group_members WHERE group_external_id = 'e2e_g' AND removed_at IS NULL").all();
+    const members = await env.DB.prepare("SELECT user_external_id FROM group_members WHERE group_external_id = 'e2e_g'").all();
     expect(members.results).toEqual([{ user_external_id: "e2e_u1" }]);
     expect(await userRow("e2e_u2")).toMatchObject({ active: 0, deleted_at: Date.parse(at(5)) });
   });

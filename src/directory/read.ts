@@ -103,8 +103,8 @@ export async function getGroup(d1: D1Database, key: Cursor, scope: ReadScope): P
 }
 
 /**
- * Current members of a group (removed_at IS NULL), in user id order, with their user rows when
- * known. Scoped: only members whose user row is in the organization (the caller checks the group).
+ * Current members of a group (group_members holds only those), in user id order, with their
+ * user rows when known. Scoped: only members whose user row is in the organization (the caller checks the group).
  */
 export async function groupMemberPage(d1: D1Database, group: Cursor, page: { after: string | null; limit: number }, scope: ReadScope) {
   return drizzle(d1)
@@ -115,7 +115,6 @@ export async function groupMemberPage(d1: D1Database, group: Cursor, page: { aft
       and(
         eq(groupMembers.provider, group.provider),
         eq(groupMembers.groupExternalId, group.externalId),
-        isNull(groupMembers.removedAt),
         inScope(users.organizationId, scope),
         page.after === null ? undefined : gt(groupMembers.userExternalId, page.after),
       ),
@@ -152,7 +151,7 @@ export async function membershipsOf(d1: D1Database, keys: Cursor[], scope: ReadS
     })
     .from(groupMembers)
     .leftJoin(groups, and(eq(groups.provider, groupMembers.provider), eq(groups.externalId, groupMembers.groupExternalId)))
-    .where(and(isNull(groupMembers.removedAt), isNull(groups.deletedAt), keyIn(groupMembers.provider, groupMembers.userExternalId, keys), inScope(groups.organizationId, scope)))
+    .where(and(isNull(groups.deletedAt), keyIn(groupMembers.provider, groupMembers.userExternalId, keys), inScope(groups.organizationId, scope)))
     .orderBy(asc(groupMembers.groupExternalId))
     .all();
 }
@@ -164,24 +163,27 @@ export async function membersOf(d1: D1Database, keys: Cursor[], scope: ReadScope
     .select({ provider: groupMembers.provider, groupExternalId: groupMembers.groupExternalId, userExternalId: groupMembers.userExternalId })
     .from(groupMembers)
     .leftJoin(users, and(eq(users.provider, groupMembers.provider), eq(users.externalId, groupMembers.userExternalId)))
-    .where(and(isNull(groupMembers.removedAt), keyIn(groupMembers.provider, groupMembers.groupExternalId, keys), inScope(users.organizationId, scope)))
+    .where(and(keyIn(groupMembers.provider, groupMembers.groupExternalId, keys), inScope(users.organizationId, scope)))
     .orderBy(asc(groupMembers.userExternalId))
     .all();
 }
 
-/** A page of rows matching a prepared SQL condition, with the total: for SCIM's offset paging. */
+/**
+ * A page of rows matching a prepared SQL condition, with the total: for SCIM's offset paging.
+ * `orderBy` (SCIM sortBy) comes first; (provider, external_id) always breaks ties, so pages are stable.
+ */
 export async function scimPage<T extends typeof users | typeof groups>(
   d1: D1Database,
   table: T,
   filter: SQL | undefined,
-  page: { offset: number; limit: number },
+  page: { offset: number; limit: number; orderBy?: SQL[] },
   scope: ReadScope,
 ): Promise<{ rows: T["$inferSelect"][]; total: number }> {
   const db = drizzle(d1);
   // The scope is ANDed outside the filter, so no filter can widen it.
   const condition = and(inScope(table.organizationId, scope), filter === undefined ? undefined : sql`(${filter})`);
   const [rows, counted] = await db.batch([
-    db.select().from(table as typeof users).where(condition).orderBy(asc(table.provider), asc(table.externalId)).limit(page.limit).offset(page.offset),
+    db.select().from(table as typeof users).where(condition).orderBy(...(page.orderBy ?? []), asc(table.provider), asc(table.externalId)).limit(page.limit).offset(page.offset),
     db.select({ n: sql<number>`count(*)` }).from(table as typeof users).where(condition),
   ]);
   return { rows: rows as T["$inferSelect"][], total: counted[0]?.n ?? 0 };

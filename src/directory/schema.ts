@@ -8,9 +8,10 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "driz
  * Ordering columns:
  * - `last_event_at`: when the provider says the last applied event happened;
  * - `last_event_version`: that event's sortable version (directory/version.ts), compared in SQL so
- *   an older event never overwrites newer state;
- * - `memberships_reset_version`: the version of the latest delete, so a late, older
- *   "member added" cannot re-add a member that a newer delete removed.
+ *   an older event never overwrites newer state.
+ *
+ * Membership ordering lives in tables of its own (membership_versions, membership_resets), so
+ * `group_members` is what an application expects: one row per current membership.
  *
  * Rows are keyed by (provider, external_id): ids are only unique within one provider.
  */
@@ -24,7 +25,6 @@ const syncedRecordColumns = () => ({
   deletedAt: integer("deleted_at"),
   lastEventAt: integer("last_event_at").notNull(),
   lastEventVersion: text("last_event_version").notNull(),
-  membershipsResetVersion: text("memberships_reset_version"),
 });
 
 export const users = sqliteTable(
@@ -81,9 +81,9 @@ export const groups = sqliteTable(
 );
 
 /**
- * One row per (group, user) pair ever seen. A member is a row with `removed_at IS NULL`; removed
- * rows stay as tombstones carrying the version that removed them, which is what makes a late
- * "added" event from before the removal harmless.
+ * Current memberships only, as in the seed schema: a row exists while the user is a member of the
+ * group. Applications query this table directly. Written only as the projection of
+ * membership_versions (directory/writes.ts), in the same batch.
  */
 export const groupMembers = sqliteTable(
   "group_members",
@@ -91,14 +91,51 @@ export const groupMembers = sqliteTable(
     provider: text("provider").notNull(),
     groupExternalId: text("group_external_id").notNull(),
     userExternalId: text("user_external_id").notNull(),
+    /** When the provider says the add that made this membership happened. */
     addedAt: integer("added_at"),
-    removedAt: integer("removed_at"),
-    lastEventVersion: text("last_event_version").notNull(),
   },
   (table) => [
     primaryKey({ columns: [table.provider, table.groupExternalId, table.userExternalId] }),
     index("group_members_user_idx").on(table.provider, table.userExternalId),
   ],
+);
+
+/**
+ * Ordering bookkeeping: the latest membership event applied to each (group, user) pair ever seen.
+ * A removed pair keeps its row (`removed_at` set) with the version that removed it, which is what
+ * makes a late "added" event from before the removal harmless.
+ */
+export const membershipVersions = sqliteTable(
+  "membership_versions",
+  {
+    provider: text("provider").notNull(),
+    groupExternalId: text("group_external_id").notNull(),
+    userExternalId: text("user_external_id").notNull(),
+    addedAt: integer("added_at"),
+    /** Null: a current member (then group_members has the row). */
+    removedAt: integer("removed_at"),
+    lastEventVersion: text("last_event_version").notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.provider, table.groupExternalId, table.userExternalId] }),
+    index("membership_versions_user_idx").on(table.provider, table.userExternalId),
+  ],
+);
+
+/**
+ * Ordering bookkeeping: the version of the latest delete (or erasure) of a user or a group, which
+ * removed all its memberships, so a late, older "member added" cannot re-add a member that a newer
+ * delete removed.
+ */
+export const membershipResets = sqliteTable(
+  "membership_resets",
+  {
+    provider: text("provider").notNull(),
+    subject: text("subject", { enum: ["user", "group"] }).notNull(),
+    externalId: text("external_id").notNull(),
+    version: text("version").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.provider, table.subject, table.externalId] })],
 );
 
 /** The exactly-once authority: written in the same D1 batch as the event's effects. */

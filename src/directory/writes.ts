@@ -5,10 +5,11 @@ import { userFingerprint } from "./fingerprint";
 import { foldCaseOrNull } from "./fold";
 
 /**
- * The only code that writes users, groups and group_members.
+ * The only code that writes users, groups and memberships (group_members, membership_versions,
+ * membership_resets).
  *
- * Each kind of change is ONE set-based statement over a JSON array (`json_each`), so applying a
- * batch costs the same dozen statements whether it holds 1 event or 100, and stays under D1's
+ * Each kind of change is a fixed few set-based statements over a JSON array (`json_each`), so
+ * applying a batch costs the same statements whether it holds 1 event or 100, and stays under D1's
  * 100-bound-parameter limit. Every write is guarded by the event version, so the result depends
  * on the set of events applied, never on the order they arrive in or how they are batched.
  */
@@ -57,7 +58,7 @@ export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
   if (rows.userForgets.length) statements.push(...forgetUsers(rows.userForgets, now));
   if (rows.groupUpserts.length) statements.push(upsertGroups(rows.groupUpserts, now));
   if (rows.groupDeletes.length) statements.push(...deleteGroups(rows.groupDeletes, now));
-  if (rows.memberships.length) statements.push(addMembers(rows.memberships), removeMembers(rows.memberships));
+  if (rows.memberships.length) statements.push(...changeMembers(rows.memberships, now));
   return statements;
 }
 
@@ -142,7 +143,7 @@ export function forgetUsers(rows: Rows, now: number): SQL[] {
       deleted_at = excluded.deleted_at, forgotten_at = excluded.forgotten_at, updated_at = excluded.updated_at,
       last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
     WHERE excluded.last_event_version > users.last_event_version`,
-    ...resetMemberships("users", payload),
+    ...resetMemberships("users", payload, now),
   ];
 }
 
@@ -154,7 +155,7 @@ export function forgetUsers(rows: Rows, now: number): SQL[] {
  * so the result does not depend on arrival order.
  */
 function deleteUsers(rows: Rows, now: number): SQL[] {
-  return [upsertUsers(rows, now, { deleted: true }), ...resetMemberships("users", json(rows))];
+  return [upsertUsers(rows, now, { deleted: true }), ...resetMemberships("users", json(rows), now)];
 }
 
 function upsertGroups(rows: Rows, now: number): SQL {
@@ -190,7 +191,7 @@ function deleteGroups(rows: Rows, now: number): SQL[] {
       deleted_at = excluded.deleted_at, updated_at = excluded.updated_at,
       last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
     WHERE excluded.last_event_version > groups.last_event_version`,
-    ...resetMemberships("groups", payload),
+    ...resetMemberships("groups", payload, now),
   ];
 }
 
@@ -200,53 +201,113 @@ function deleteGroups(rows: Rows, now: number): SQL[] {
  * record's last_event_version: a delete older than its current state (say, a re-create) still
  * removes the memberships that were older than the delete.
  */
-function resetMemberships(table: "users" | "groups", payload: string): SQL[] {
-  const records = sql.raw(table);
+function resetMemberships(table: "users" | "groups", payload: string, now: number): SQL[] {
+  const subject = table === "users" ? "user" : "group";
   const memberColumn = sql.raw(table === "users" ? "user_external_id" : "group_external_id");
   const deletes = sql`
     (SELECT r.value ->> 'provider' AS provider, r.value ->> 'externalId' AS external_id,
             max(r.value ->> 'version') AS version, max(r.value ->> 'occurredAt') AS occurred_at
      FROM json_each(${payload}) AS r GROUP BY 1, 2) AS d`;
+  // The pairs this can remove: the subjects' current members (only those can change).
+  const currentPairs = sql`
+    SELECT gm.provider, gm.group_external_id, gm.user_external_id
+    FROM json_each(${payload}) AS r
+    JOIN group_members AS gm ON gm.provider = r.value ->> 'provider' AND gm.${memberColumn} = r.value ->> 'externalId'`;
   return [
     sql`
-    UPDATE ${records} SET memberships_reset_version = d.version FROM ${deletes}
-    WHERE ${records}.provider = d.provider AND ${records}.external_id = d.external_id
-      AND (${records}.memberships_reset_version IS NULL OR ${records}.memberships_reset_version < d.version)`,
+    INSERT INTO membership_resets (provider, subject, external_id, version)
+    SELECT d.provider, ${subject}, d.external_id, d.version FROM ${deletes} WHERE true
+    ON CONFLICT (provider, subject, external_id) DO UPDATE SET version = excluded.version
+    WHERE excluded.version > membership_resets.version`,
     sql`
-    UPDATE group_members SET removed_at = d.occurred_at FROM ${deletes}
-    WHERE group_members.provider = d.provider AND group_members.${memberColumn} = d.external_id
-      AND group_members.removed_at IS NULL AND group_members.last_event_version < d.version`,
+    UPDATE membership_versions SET removed_at = d.occurred_at FROM ${deletes}
+    WHERE membership_versions.provider = d.provider AND membership_versions.${memberColumn} = d.external_id
+      AND membership_versions.removed_at IS NULL AND membership_versions.last_event_version < d.version`,
+    ...projectMembers(currentPairs, now, { adds: false }),
   ];
 }
 
 /**
- * Pairs are last-writer-wins by version. An add only makes a member if it is newer than the
- * latest delete of both the user and the group (their memberships_reset_version); otherwise it
- * is recorded as removed, exactly as if the delete had come after it.
+ * Membership events: record each pair's latest event in membership_versions, then bring
+ * group_members in line with it for the pairs the events name.
  */
-function addMembers(rows: Rows): SQL {
-  return sql`
-    INSERT INTO group_members (provider, group_external_id, user_external_id, added_at, removed_at, last_event_version)
-    SELECT e.value ->> 'provider', e.value ->> 'groupExternalId', m.value, e.value ->> 'occurredAt',
-           CASE WHEN e.value ->> 'version' > max(
-                  coalesce((SELECT u.memberships_reset_version FROM users AS u
-                            WHERE u.provider = e.value ->> 'provider' AND u.external_id = m.value), ''),
-                  coalesce((SELECT g.memberships_reset_version FROM groups AS g
-                            WHERE g.provider = e.value ->> 'provider' AND g.external_id = e.value ->> 'groupExternalId'), ''))
-                THEN NULL ELSE e.value ->> 'occurredAt' END,
-           e.value ->> 'version'
-    FROM json_each(${json(rows)}) AS e, json_each(e.value, '$.added') AS m WHERE true
-    ON CONFLICT (provider, group_external_id, user_external_id) DO UPDATE SET
-      added_at = excluded.added_at, removed_at = excluded.removed_at, last_event_version = excluded.last_event_version
-    WHERE excluded.last_event_version > group_members.last_event_version`;
+function changeMembers(rows: Rows, now: number): SQL[] {
+  const payload = json(rows);
+  const namedPairs = sql`
+    SELECT e.value ->> 'provider' AS provider, e.value ->> 'groupExternalId' AS group_external_id, m.value AS user_external_id
+    FROM json_each(${payload}) AS e, json_each(e.value, '$.added') AS m
+    UNION
+    SELECT e.value ->> 'provider', e.value ->> 'groupExternalId', m.value
+    FROM json_each(${payload}) AS e, json_each(e.value, '$.removed') AS m`;
+  return [addMembers(payload), removeMembers(payload), ...projectMembers(namedPairs, now, { adds: true })];
 }
 
-function removeMembers(rows: Rows): SQL {
+/** A subject's latest membership reset version, or '' (older than any version). */
+const resetVersion = (subject: "user" | "group", provider: SQL, externalId: SQL) => sql`
+  coalesce((SELECT mr.version FROM membership_resets AS mr
+            WHERE mr.provider = ${provider} AND mr.subject = ${subject} AND mr.external_id = ${externalId}), '')`;
+
+/**
+ * Pairs are last-writer-wins by version. An add only makes a member if it is newer than the
+ * latest delete of both the user and the group (membership_resets); otherwise it is recorded as
+ * removed, exactly as if the delete had come after it.
+ */
+function addMembers(payload: string): SQL {
+  const provider = sql`e.value ->> 'provider'`;
   return sql`
-    INSERT INTO group_members (provider, group_external_id, user_external_id, added_at, removed_at, last_event_version)
+    INSERT INTO membership_versions (provider, group_external_id, user_external_id, added_at, removed_at, last_event_version)
+    SELECT e.value ->> 'provider', e.value ->> 'groupExternalId', m.value, e.value ->> 'occurredAt',
+           CASE WHEN e.value ->> 'version' > max(${resetVersion("user", provider, sql`m.value`)},
+                                                 ${resetVersion("group", provider, sql`e.value ->> 'groupExternalId'`)})
+                THEN NULL ELSE e.value ->> 'occurredAt' END,
+           e.value ->> 'version'
+    FROM json_each(${payload}) AS e, json_each(e.value, '$.added') AS m WHERE true
+    ON CONFLICT (provider, group_external_id, user_external_id) DO UPDATE SET
+      added_at = excluded.added_at, removed_at = excluded.removed_at, last_event_version = excluded.last_event_version
+    WHERE excluded.last_event_version > membership_versions.last_event_version`;
+}
+
+function removeMembers(payload: string): SQL {
+  return sql`
+    INSERT INTO membership_versions (provider, group_external_id, user_external_id, added_at, removed_at, last_event_version)
     SELECT e.value ->> 'provider', e.value ->> 'groupExternalId', m.value, NULL, e.value ->> 'occurredAt', e.value ->> 'version'
-    FROM json_each(${json(rows)}) AS e, json_each(e.value, '$.removed') AS m WHERE true
+    FROM json_each(${payload}) AS e, json_each(e.value, '$.removed') AS m WHERE true
     ON CONFLICT (provider, group_external_id, user_external_id) DO UPDATE SET
       removed_at = excluded.removed_at, last_event_version = excluded.last_event_version
-    WHERE excluded.last_event_version > group_members.last_event_version`;
+    WHERE excluded.last_event_version > membership_versions.last_event_version`;
+}
+
+/**
+ * Makes group_members match membership_versions for `pairs` (a SELECT of provider,
+ * group_external_id, user_external_id), in the same batch as the version writes:
+ * 1. groups whose membership really changes get `updated_at = now`, so a SCIM client polling
+ *    `meta.lastModified gt …` sees it (stale or no-op events change nothing, so move nothing);
+ * 2. pairs now removed leave group_members;
+ * 3. pairs now current are (re)written with their add time (skipped when only removals can occur).
+ */
+function projectMembers(pairs: SQL, now: number, options: { adds: boolean }): SQL[] {
+  const versions = sql`
+    (${pairs}) AS p
+    JOIN membership_versions AS v ON v.provider = p.provider AND v.group_external_id = p.group_external_id
+                                 AND v.user_external_id = p.user_external_id`;
+  const isMember = sql`EXISTS (SELECT 1 FROM group_members AS gm WHERE gm.provider = v.provider
+                       AND gm.group_external_id = v.group_external_id AND gm.user_external_id = v.user_external_id)`;
+  const statements = [
+    sql`
+    UPDATE groups SET updated_at = ${now}
+    WHERE (provider, external_id) IN (
+      SELECT v.provider, v.group_external_id FROM ${versions} WHERE (v.removed_at IS NULL) <> ${isMember})`,
+    sql`
+    DELETE FROM group_members
+    WHERE (provider, group_external_id, user_external_id) IN (
+      SELECT v.provider, v.group_external_id, v.user_external_id FROM ${versions} WHERE v.removed_at IS NOT NULL)`,
+  ];
+  if (options.adds) {
+    statements.push(sql`
+    INSERT INTO group_members (provider, group_external_id, user_external_id, added_at)
+    SELECT v.provider, v.group_external_id, v.user_external_id, v.added_at FROM ${versions} WHERE v.removed_at IS NULL
+    ON CONFLICT (provider, group_external_id, user_external_id) DO UPDATE SET added_at = excluded.added_at
+    WHERE group_members.added_at IS NOT excluded.added_at`);
+  }
+  return statements;
 }

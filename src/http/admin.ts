@@ -1,8 +1,6 @@
-import { Hono, type Context } from "hono";
-import * as z from "zod";
+import type { Context } from "hono";
 import { getDeadLetter, getEvent, listDeadLetters, listEvents, type DeadLetterRow, type EventRow } from "../consumer/operator-reads";
 import { replayStoredMessage } from "../consumer/replay";
-import { eventStatuses } from "../directory/schema";
 import { replayDelivery } from "../ingest/replay-delivery";
 import { storedDelivery } from "../ledger/quarantine";
 import { providers as registeredProviders } from "../providers";
@@ -15,7 +13,9 @@ import { adminAuth } from "./auth";
 import { heldEventRoutes } from "./admin-held";
 import type { AppEnv } from "./app-env";
 import { errorResponse } from "./errors";
-import { cursorOf, encodeCursor } from "./opaque-cursor";
+import { encodeCursor } from "./opaque-cursor";
+import * as routes from "./openapi-admin";
+import { isoTime, TypedRouter } from "./openapi-common";
 
 /**
  * Operator routes under /admin (Bearer ADMIN_TOKEN):
@@ -28,6 +28,7 @@ import { cursorOf, encodeCursor } from "./opaque-cursor";
  * - POST /admin/reconcile/:provider                     start a reconciliation run now (or resume a stalled one)
  * - GET  /admin/reconcile/runs                          recent runs (?provider=firstup&limit=20)
  * - GET  /admin/reconcile/runs/:id                      one run's report
+ * Requests and responses are declared in openapi-admin.ts (served at /openapi.json).
  */
 export interface AdminRouteOptions {
   /** The adapters a quarantined delivery is re-parsed with; tests inject a fixed version. Defaults to the registry. */
@@ -36,95 +37,84 @@ export interface AdminRouteOptions {
 
 export function adminRoutes(options: AdminRouteOptions = {}) {
   const providers = options.providers ?? registeredProviders;
-  const app = new Hono<AppEnv>();
+  const app = new TypedRouter<AppEnv>();
   app.use("*", adminAuth());
-  app.route("/", heldEventRoutes());
+  app.nest("/", heldEventRoutes());
 
-  const eventsQuery = z.object({
-    status: z.enum(eventStatuses).optional(),
-    provider: z.string().min(1).max(64).optional(),
-    since: z.iso.datetime({ offset: true }).transform((value) => Date.parse(value)).optional(),
-    until: z.iso.datetime({ offset: true }).transform((value) => Date.parse(value)).optional(),
-    cursor: cursorOf(z.tuple([z.number().int(), z.string(), z.string()])).optional(),
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-  });
-  app.get("/events", async (c) => {
-    const query = eventsQuery.safeParse(c.req.query());
-    if (!query.success) return invalidQuery(c, query.error);
-    const { cursor, limit, ...filters } = query.data;
+  app.openapi(routes.listEvents, async (c) => {
+    const { cursor, limit, ...filters } = c.req.valid("query");
     const after = cursor ? { receivedAt: cursor[0], provider: cursor[1], eventId: cursor[2] } : null;
     const rows = await listEvents(c.env.DB, filters, { after, limit: limit + 1 });
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    return c.json({
-      events: page.map((row) => eventJson(row, false)),
-      next_cursor: rows.length > limit && last ? encodeCursor([last.receivedAt, last.provider, last.eventId]) : null,
-    });
+    return c.json(
+      {
+        events: page.map(eventJson),
+        next_cursor: rows.length > limit && last ? encodeCursor([last.receivedAt, last.provider, last.eventId]) : null,
+      },
+      200,
+    );
   });
 
-  app.get("/events/:provider/:eventId", async (c) => {
-    const row = await getEvent(c.env.DB, c.req.param("provider"), c.req.param("eventId"));
-    return row ? c.json(eventJson(row, true)) : errorResponse(c, 404, "not_found");
+  app.openapi(routes.getEvent, async (c) => {
+    const key = c.req.valid("param");
+    const row = await getEvent(c.env.DB, key.provider, key.eventId);
+    return row ? c.json(eventDetailJson(row), 200) : errorResponse(c, 404, "not_found");
   });
 
-  app.post("/events/:provider/:eventId/replay", async (c) => {
-    const row = await getEvent(c.env.DB, c.req.param("provider"), c.req.param("eventId"));
+  app.openapi(routes.replayEvent, async (c) => {
+    const key = c.req.valid("param");
+    const row = await getEvent(c.env.DB, key.provider, key.eventId);
     if (!row) return errorResponse(c, 404, "not_found");
     if (isUnparsed(row)) return replayUnparsed(c, providers.get(row.provider), row);
     if (row.status !== "failed" && row.status !== "dead_lettered") return errorResponse(c, 409, "not_replayable", { status: row.status });
     const result = await replayStoredMessage(c.env.EVENTS_QUEUE, row.message);
-    if (!result.ok) return errorResponse(c, result.reason === "undecodable" ? 422 : 409, result.reason);
+    if (!result.ok) return result.reason === "undecodable" ? errorResponse(c, 422, result.reason) : errorResponse(c, 409, result.reason);
     log("event.replayed", { provider: row.provider, eventId: row.eventId });
-    return c.json({ replayed: true, provider: row.provider, event_id: row.eventId }, 202);
+    return c.json({ replayed: true as const, provider: row.provider, event_id: row.eventId }, 202);
   });
 
-  const deadLettersQuery = z.object({
-    cursor: cursorOf(z.tuple([z.number().int(), z.string()])).optional(),
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-  });
-  app.get("/dead-letters", async (c) => {
-    const query = deadLettersQuery.safeParse(c.req.query());
-    if (!query.success) return invalidQuery(c, query.error);
-    const after = query.data.cursor ? { recordedAt: query.data.cursor[0], messageId: query.data.cursor[1] } : null;
-    const rows = await listDeadLetters(c.env.DB, { after, limit: query.data.limit + 1 });
-    const page = rows.slice(0, query.data.limit);
+  app.openapi(routes.listDeadLetters, async (c) => {
+    const query = c.req.valid("query");
+    const after = query.cursor ? { recordedAt: query.cursor[0], messageId: query.cursor[1] } : null;
+    const rows = await listDeadLetters(c.env.DB, { after, limit: query.limit + 1 });
+    const page = rows.slice(0, query.limit);
     const last = page.at(-1);
-    return c.json({
-      dead_letters: page.map(deadLetterJson),
-      next_cursor: rows.length > query.data.limit && last ? encodeCursor([last.recordedAt, last.messageId]) : null,
-    });
+    return c.json(
+      {
+        dead_letters: page.map(deadLetterJson),
+        next_cursor: rows.length > query.limit && last ? encodeCursor([last.recordedAt, last.messageId]) : null,
+      },
+      200,
+    );
   });
 
-  app.post("/dead-letters/:messageId/replay", async (c) => {
-    const row = await getDeadLetter(c.env.DB, c.req.param("messageId"));
+  app.openapi(routes.replayDeadLetter, async (c) => {
+    const row = await getDeadLetter(c.env.DB, c.req.valid("param").messageId);
     if (!row) return errorResponse(c, 404, "not_found");
     const result = await replayStoredMessage(c.env.EVENTS_QUEUE, row.body);
     if (!result.ok) return errorResponse(c, 422, result.reason);
     log("dead_letter.replayed", { messageId: row.messageId });
-    return c.json({ replayed: true, message_id: row.messageId }, 202);
+    return c.json({ replayed: true as const, message_id: row.messageId }, 202);
   });
 
-  app.post("/reconcile/:provider", async (c) => {
-    const provider = c.req.param("provider");
+  app.openapi(routes.startReconcile, async (c) => {
+    const provider = c.req.valid("param").provider;
     if (!isUpstreamProvider(provider) || !upstreamClient(c.env, provider)) return errorResponse(c, 404, "provider_not_found");
     const result = await startOrResumeRun({ d1: c.env.DB, queue: c.env.EVENTS_QUEUE, now: c.get("now") }, provider, "manual");
-    return c.json({ started: result.started, resumed: result.resumed, run: runReport(result.run) }, result.started ? 202 : 200);
+    const body = { started: result.started, resumed: result.resumed, run: runReport(result.run) };
+    return result.started ? c.json(body, 202) : c.json(body, 200);
   });
 
-  const listQuery = z.object({
-    provider: z.string().min(1).max(64).optional(),
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-  });
-  app.get("/reconcile/runs", async (c) => {
-    const query = listQuery.safeParse(c.req.query());
-    if (!query.success) return invalidQuery(c, query.error);
-    const runs = await recentRuns(c.env.DB, query.data.provider ?? null, query.data.limit);
-    return c.json({ runs: runs.map(runReport) });
+  app.openapi(routes.listRuns, async (c) => {
+    const query = c.req.valid("query");
+    const runs = await recentRuns(c.env.DB, query.provider ?? null, query.limit);
+    return c.json({ runs: runs.map(runReport) }, 200);
   });
 
-  app.get("/reconcile/runs/:id", async (c) => {
-    const run = await loadRun(c.env.DB, c.req.param("id"));
-    return run ? c.json(runReport(run)) : errorResponse(c, 404, "not_found");
+  app.openapi(routes.getRun, async (c) => {
+    const run = await loadRun(c.env.DB, c.req.valid("param").id);
+    return run ? c.json(runReport(run), 200) : errorResponse(c, 404, "not_found");
   });
   return app;
 }
@@ -145,17 +135,11 @@ async function replayUnparsed(c: Context<AppEnv>, adapter: ProviderAdapter | und
     return errorResponse(c, 409, "not_replayable", { status: row.status });
   }
   log("event.replayed", { provider: row.provider, eventId: row.eventId, from: row.status, as: result.eventIds.length });
-  return c.json({ replayed: true, provider: row.provider, event_id: row.eventId, outcome: result.outcome, enqueued_event_ids: result.eventIds }, 202);
+  return c.json({ replayed: true as const, provider: row.provider, event_id: row.eventId, outcome: result.outcome, enqueued_event_ids: result.eventIds }, 202);
 }
 
-function invalidQuery(c: Context<AppEnv>, error: z.ZodError) {
-  return errorResponse(c, 400, "invalid_query", { issues: error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`) });
-}
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-/** An event log row as operators read it; the stored message only on the single-event route. */
-function eventJson(row: EventRow, withMessage: boolean) {
+/** An event log row as operators read it. */
+function eventJson(row: EventRow) {
   return {
     provider: row.provider,
     event_id: row.eventId,
@@ -165,12 +149,16 @@ function eventJson(row: EventRow, withMessage: boolean) {
     reason: row.reason,
     error: row.error,
     attempts: row.attempts,
-    occurred_at: iso(row.occurredAt),
-    received_at: iso(row.receivedAt),
-    updated_at: iso(row.updatedAt),
+    occurred_at: isoTime(row.occurredAt),
+    received_at: isoTime(row.receivedAt),
+    updated_at: isoTime(row.updatedAt),
     replayable: ((row.status === "failed" || row.status === "dead_lettered") && row.message !== null) || isUnparsed(row),
-    ...(withMessage ? { message: row.message === null ? null : (JSON.parse(row.message) as unknown), delivery: deliveryJson(row.delivery) } : {}),
   };
+}
+
+/** The single-event route adds the stored message and delivery. */
+function eventDetailJson(row: EventRow) {
+  return { ...eventJson(row), message: row.message === null ? null : (JSON.parse(row.message) as unknown), delivery: deliveryJson(row.delivery) };
 }
 
 /** A quarantined or rejected delivery as stored (body text or base64, webhook id, signed time, headers). */
@@ -192,20 +180,19 @@ function deadLetterJson(row: DeadLetterRow) {
   } catch {
     // kept verbatim: dead letters are recorded even when they do not decode
   }
-  return { message_id: row.messageId, provider: row.provider, event_id: row.eventId, subject: row.subject, recorded_at: iso(row.recordedAt), body };
+  return { message_id: row.messageId, provider: row.provider, event_id: row.eventId, subject: row.subject, recorded_at: isoTime(row.recordedAt), body };
 }
 
 /** A run as operators read it. Documented in README.md ("Reading a run's report"). */
 export function runReport(run: ReconcileRun) {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     id: run.id,
     provider: run.provider,
     status: run.status,
     phase: run.phase,
     trigger: run.trigger,
-    startedAt: iso(run.startedAt),
-    finishedAt: iso(run.finishedAt),
+    startedAt: isoTime(run.startedAt),
+    finishedAt: isoTime(run.finishedAt),
     durationMs: run.finishedAt === null ? null : run.finishedAt - run.startedAt,
     checkpoint: { nextStartIndex: run.nextStartIndex, sweepAfter: run.sweepAfter },
     upstreamTotal: run.upstreamTotal,

@@ -10,6 +10,7 @@ import { adminRoutes } from "./admin";
 import { scimRoutes } from "./scim";
 import { v1Routes } from "./v1";
 import { healthRoutes } from "./health";
+import { openApiRoutes } from "./openapi";
 
 export interface AppOptions {
   now?: () => number;
@@ -30,6 +31,7 @@ export function createApp(options: AppOptions = {}) {
   app.route("/admin", adminRoutes({ providers: options.providers }));
   app.route("/scim/v2", scimRoutes());
   app.route("/v1", v1Routes());
+  app.route("/openapi.json", openApiRoutes());
   app.notFound((c) => errorResponse(c, 404, "not_found"));
   app.onError((error, c) => {
     // Middleware such as bearerAuth answer by throwing their response.

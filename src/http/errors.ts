@@ -56,11 +56,12 @@ const messages: Record<ErrorCode, string> = {
   internal_error: "Unexpected error.",
 };
 
-export function errorResponse(
+/** Generic in status, code and extras so typed routes (openapi-*.ts) check them against their declared responses. */
+export function errorResponse<S extends ContentfulStatusCode, C extends ErrorCode, X extends Record<string, unknown> = {}>(
   c: Context,
-  status: ContentfulStatusCode,
-  code: ErrorCode,
-  extra: Record<string, unknown> = {},
+  status: S,
+  code: C,
+  extra: X = {} as X,
   headers: Record<string, string> = {},
 ) {
   return c.json({ error: code, message: messages[code], ...extra }, status, headers);

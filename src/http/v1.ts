@@ -1,43 +1,21 @@
-import { Hono, type Context } from "hono";
-import * as z from "zod";
+import type { DirectoryUser } from "../events";
 import { readConfig } from "../config";
 import { getGroup, getUser, groupMemberPage, listGroups, listUsers, membershipsOf, type Cursor, type GroupRow, type UserRow } from "../directory/read";
 import { rolesFor } from "../directory/roles";
 import { readAuth, type ReadEnv } from "./auth";
 import { errorResponse } from "./errors";
-import { cursorOf, encodeCursor } from "./opaque-cursor";
+import { encodeCursor } from "./opaque-cursor";
+import { isoTime, TypedRouter } from "./openapi-common";
+import * as routes from "./openapi-v1";
 
 /**
  * The JSON API for the application (Bearer: an admin or read token, see auth.ts). Lists are
  * cursor-paginated: pass the response's `next_cursor` back as `cursor` until it is null. An
  * organization-scoped read token sees only its organization (every query takes `readScope`).
- * Shapes are documented in README.md.
+ * Requests and responses are declared in openapi-v1.ts (served at /openapi.json).
  */
 
-const MAX_LIMIT = 200;
-const limit = z.coerce.number().int().min(1).max(MAX_LIMIT).default(50);
-const cursor = cursorOf(z.tuple([z.string(), z.string()])).transform(([provider, externalId]) => ({ provider, externalId }));
-const bool = z.enum(["true", "false"]).transform((value) => value === "true");
-
-const usersQuery = z.object({
-  provider: z.string().min(1).max(64).optional(),
-  active: bool.optional(),
-  email: z.string().min(1).max(1024).optional(),
-  organization_id: z.string().min(1).max(1024).optional(),
-  updated_since: z.iso.datetime({ offset: true }).transform((value) => Date.parse(value)).optional(),
-  cursor: cursor.optional(),
-  limit,
-});
-const groupsQuery = z.object({ provider: z.string().min(1).max(64).optional(), organization_id: z.string().min(1).max(1024).optional(), cursor: cursor.optional(), limit });
-const membersQuery = z.object({ cursor: cursor.optional(), limit });
-
 const positionCursor = (position: Cursor) => encodeCursor([position.provider, position.externalId]);
-
-function invalidQuery(c: Context<ReadEnv>, error: z.ZodError) {
-  return errorResponse(c, 400, "invalid_query", { issues: error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`) });
-}
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function userJson(row: UserRow, roles: string[]) {
   return {
@@ -53,11 +31,12 @@ function userJson(row: UserRow, roles: string[]) {
     forgotten: row.forgottenAt !== null,
     organization_id: row.organizationId,
     directory_id: row.directoryId,
-    attributes: row.attributes ?? null,
+    // Written only from the event schema's `attributes` (events.ts).
+    attributes: (row.attributes ?? null) as DirectoryUser["attributes"],
     roles,
-    created_at: iso(row.createdAt),
-    updated_at: iso(row.updatedAt),
-    deleted_at: iso(row.deletedAt),
+    created_at: isoTime(row.createdAt),
+    updated_at: isoTime(row.updatedAt),
+    deleted_at: isoTime(row.deletedAt),
   };
 }
 
@@ -70,76 +49,76 @@ function groupJson(row: GroupRow) {
     deleted: row.deletedAt !== null,
     organization_id: row.organizationId,
     directory_id: row.directoryId,
-    created_at: iso(row.createdAt),
-    updated_at: iso(row.updatedAt),
-    deleted_at: iso(row.deletedAt),
+    created_at: isoTime(row.createdAt),
+    updated_at: isoTime(row.updatedAt),
+    deleted_at: isoTime(row.deletedAt),
   };
 }
 
 export function v1Routes() {
-  const app = new Hono<ReadEnv>();
+  const app = new TypedRouter<ReadEnv>();
   app.use("*", readAuth());
 
-  app.get("/users", async (c) => {
-    const query = usersQuery.safeParse(c.req.query());
-    if (!query.success) return invalidQuery(c, query.error);
+  app.openapi(routes.listUsers, async (c) => {
     // Roles need ROLE_MAPPING: an invalid one answers 503 here, before any read (app.ts).
     const mapping = readConfig(c.env).roleMapping;
     const scope = c.get("readScope");
-    const { cursor: after, limit: size, organization_id, updated_since, ...filters } = query.data;
+    const { cursor: after, limit: size, organization_id, updated_since, ...filters } = c.req.valid("query");
     const rows = await listUsers(c.env.DB, { ...filters, organizationId: organization_id, updatedSince: updated_since }, { after: after ?? null, limit: size + 1 }, scope);
     const page = rows.slice(0, size);
     const memberships = await membershipsOf(c.env.DB, page, scope);
-    return c.json({
-      users: page.map((row) => userJson(row, rolesFor(row, memberships.filter((m) => m.provider === row.provider && m.userExternalId === row.externalId), mapping))),
-      next_cursor: rows.length > size ? positionCursor(page.at(-1)!) : null,
-    });
+    return c.json(
+      {
+        users: page.map((row) => userJson(row, rolesFor(row, memberships.filter((m) => m.provider === row.provider && m.userExternalId === row.externalId), mapping))),
+        next_cursor: rows.length > size ? positionCursor(page.at(-1)!) : null,
+      },
+      200,
+    );
   });
 
-  app.get("/users/:provider/:externalId", async (c) => {
+  app.openapi(routes.getUser, async (c) => {
     const mapping = readConfig(c.env).roleMapping;
     const scope = c.get("readScope");
-    const row = await getUser(c.env.DB, { provider: c.req.param("provider"), externalId: c.req.param("externalId") }, scope);
+    const row = await getUser(c.env.DB, c.req.valid("param"), scope);
     if (!row) return errorResponse(c, 404, "not_found");
     const memberships = await membershipsOf(c.env.DB, [row], scope);
-    return c.json({
-      ...userJson(row, rolesFor(row, memberships, mapping)),
-      groups: memberships.map((m) => ({ id: `${m.provider}:${m.groupExternalId}`, external_id: m.groupExternalId, name: m.groupName })),
-    });
-  });
-
-  app.get("/groups", async (c) => {
-    const query = groupsQuery.safeParse(c.req.query());
-    if (!query.success) return invalidQuery(c, query.error);
-    const rows = await listGroups(
-      c.env.DB,
-      { provider: query.data.provider, organizationId: query.data.organization_id },
-      { after: query.data.cursor ?? null, limit: query.data.limit + 1 },
-      c.get("readScope"),
+    return c.json(
+      {
+        ...userJson(row, rolesFor(row, memberships, mapping)),
+        groups: memberships.map((m) => ({ id: `${m.provider}:${m.groupExternalId}`, external_id: m.groupExternalId, name: m.groupName })),
+      },
+      200,
     );
-    const page = rows.slice(0, query.data.limit);
-    return c.json({ groups: page.map(groupJson), next_cursor: rows.length > query.data.limit ? positionCursor(page.at(-1)!) : null });
   });
 
-  app.get("/groups/:provider/:externalId/members", async (c) => {
-    const query = membersQuery.safeParse(c.req.query());
-    if (!query.success) return invalidQuery(c, query.error);
-    const group = { provider: c.req.param("provider"), externalId: c.req.param("externalId") };
+  app.openapi(routes.listGroups, async (c) => {
+    const query = c.req.valid("query");
+    const rows = await listGroups(c.env.DB, { provider: query.provider, organizationId: query.organization_id }, { after: query.cursor ?? null, limit: query.limit + 1 }, c.get("readScope"));
+    const page = rows.slice(0, query.limit);
+    return c.json({ groups: page.map(groupJson), next_cursor: rows.length > query.limit ? positionCursor(page.at(-1)!) : null }, 200);
+  });
+
+  app.openapi(routes.listGroupMembers, async (c) => {
+    const query = c.req.valid("query");
+    const group = c.req.valid("param");
     const scope = c.get("readScope");
     if (!(await getGroup(c.env.DB, group, scope))) return errorResponse(c, 404, "not_found");
-    const rows = await groupMemberPage(c.env.DB, group, { after: query.data.cursor?.externalId ?? null, limit: query.data.limit + 1 }, scope);
-    const page = rows.slice(0, query.data.limit);
-    return c.json({
-      group: `${group.provider}:${group.externalId}`,
-      members: page.map((member) => ({
-        id: `${group.provider}:${member.userExternalId}`,
-        external_id: member.userExternalId,
-        email: member.user?.email ?? null,
-        active: member.user ? member.user.active && member.user.deletedAt === null : null,
-        added_at: iso(member.addedAt),
-      })),
-      next_cursor: rows.length > query.data.limit ? positionCursor({ provider: group.provider, externalId: page.at(-1)!.userExternalId }) : null,
-    });
+    const rows = await groupMemberPage(c.env.DB, group, { after: query.cursor?.externalId ?? null, limit: query.limit + 1 }, scope);
+    const page = rows.slice(0, query.limit);
+    return c.json(
+      {
+        group: `${group.provider}:${group.externalId}`,
+        members: page.map((member) => ({
+          id: `${group.provider}:${member.userExternalId}`,
+          external_id: member.userExternalId,
+          email: member.user?.email ?? null,
+          active: member.user ? member.user.active && member.user.deletedAt === null : null,
+          added_at: isoTime(member.addedAt),
+        })),
+        next_cursor: rows.length > query.limit ? positionCursor({ provider: group.provider, externalId: page.at(-1)!.userExternalId }) : null,
+      },
+      200,
+    );
   });
   return app;
 }

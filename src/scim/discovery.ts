@@ -15,10 +15,10 @@ export function serviceProviderConfig(baseUrl: string) {
     bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
     filter: { supported: true, maxResults: MAX_RESULTS },
     changePassword: { supported: false },
-    sort: { supported: false },
+    sort: { supported: true },
     etag: { supported: true },
     authenticationSchemes: [
-      { type: "oauthbearertoken", name: "Bearer token", description: "Authorization: Bearer <ADMIN_TOKEN>", primary: true },
+      { type: "oauthbearertoken", name: "Bearer token", description: "Authorization: Bearer <token>, a read token (READ_TOKENS) or an admin token (ADMIN_TOKEN).", primary: true },
     ],
     meta: { resourceType: "ServiceProviderConfig", location: `${baseUrl}/ServiceProviderConfig` },
   };
@@ -30,6 +30,7 @@ export function resourceTypes(baseUrl: string) {
       schemas: ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
       id: "User",
       name: "User",
+      description: "User Account",
       endpoint: "/Users",
       schema: SCHEMA.user,
       schemaExtensions: [{ schema: SCHEMA.enterpriseUser, required: false }],
@@ -39,6 +40,7 @@ export function resourceTypes(baseUrl: string) {
       schemas: ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
       id: "Group",
       name: "Group",
+      description: "Group",
       endpoint: "/Groups",
       schema: SCHEMA.group,
       meta: { resourceType: "ResourceType", location: `${baseUrl}/ResourceTypes/Group` },
@@ -46,33 +48,82 @@ export function resourceTypes(baseUrl: string) {
   ];
 }
 
-type Attribute = { name: string; type: string; multiValued?: boolean; caseExact?: boolean; subAttributes?: Attribute[]; uniqueness?: string };
+/**
+ * An attribute definition with every characteristic of RFC 7643 §7 spelled out, since clients
+ * build models from these documents and some reject a definition that leaves one out: a
+ * `reference` without `referenceTypes` (§2.3.7) crashed a widely used Python client. Everything
+ * is `readOnly`: this server accepts no writes.
+ */
+interface Attribute {
+  name: string;
+  type: "string" | "boolean" | "reference" | "complex";
+  description: string;
+  multiValued?: boolean;
+  required?: boolean;
+  caseExact?: boolean;
+  uniqueness?: "none" | "server";
+  canonicalValues?: string[];
+  referenceTypes?: string[];
+  subAttributes?: Attribute[];
+}
 
-const attribute = ({ name, type, multiValued = false, caseExact = false, subAttributes, uniqueness = "none" }: Attribute): Record<string, unknown> => ({
+const attribute = ({ name, type, description, multiValued = false, required = false, caseExact = false, uniqueness = "none", canonicalValues, referenceTypes, subAttributes }: Attribute): Record<string, unknown> => ({
   name,
   type,
+  ...(referenceTypes ? { referenceTypes } : {}),
   multiValued,
-  required: false,
+  description,
+  required,
   caseExact,
+  ...(canonicalValues ? { canonicalValues } : {}),
   mutability: "readOnly",
   returned: "default",
   uniqueness,
   ...(subAttributes ? { subAttributes: subAttributes.map(attribute) } : {}),
 });
 
-const definitions = [
+/** What this server serves of RFC 7643 §8.7.1's User, Group and enterprise User schemas. */
+const definitions: { id: string; name: string; description: string; attributes: Attribute[] }[] = [
   {
     id: SCHEMA.user,
     name: "User",
     description: "User Account",
     attributes: [
-      { name: "userName", type: "string", uniqueness: "server" },
-      { name: "externalId", type: "string", caseExact: true },
-      { name: "name", type: "complex", subAttributes: [{ name: "givenName", type: "string" }, { name: "familyName", type: "string" }] },
-      { name: "displayName", type: "string" },
-      { name: "active", type: "boolean" },
-      { name: "emails", type: "complex", multiValued: true, subAttributes: [{ name: "value", type: "string" }, { name: "type", type: "string" }, { name: "primary", type: "boolean" }] },
-      { name: "groups", type: "complex", multiValued: true, subAttributes: [{ name: "value", type: "string" }, { name: "display", type: "string" }, { name: "$ref", type: "reference" }] },
+      { name: "userName", type: "string", required: true, uniqueness: "server", description: "Unique identifier for the User: the identity provider's userName, else the primary email, else (once the user's personal data is erased) the SCIM id." },
+      { name: "externalId", type: "string", caseExact: true, description: "The user's id at the identity provider." },
+      {
+        name: "name",
+        type: "complex",
+        description: "The components of the user's real name.",
+        subAttributes: [
+          { name: "givenName", type: "string", description: "The given name of the User, or first name in most Western languages." },
+          { name: "familyName", type: "string", description: "The family name of the User, or last name in most Western languages." },
+        ],
+      },
+      { name: "displayName", type: "string", description: "The name of the User, suitable for display: given name and family name." },
+      { name: "active", type: "boolean", description: "Whether the user is active at the identity provider (false once deleted)." },
+      {
+        name: "emails",
+        type: "complex",
+        multiValued: true,
+        description: "Email addresses for the user: at most one, the primary work address.",
+        subAttributes: [
+          { name: "value", type: "string", description: "Email address for the user." },
+          { name: "type", type: "string", canonicalValues: ["work", "home", "other"], description: "A label indicating the attribute's function: 'work'." },
+          { name: "primary", type: "boolean", description: "Whether this is the primary email address: true." },
+        ],
+      },
+      {
+        name: "groups",
+        type: "complex",
+        multiValued: true,
+        description: "The groups the user is a direct member of.",
+        subAttributes: [
+          { name: "value", type: "string", description: "The id of the Group." },
+          { name: "$ref", type: "reference", referenceTypes: ["Group"], description: "The URI of the corresponding Group resource." },
+          { name: "display", type: "string", description: "The Group's displayName." },
+        ],
+      },
     ],
   },
   {
@@ -80,9 +131,19 @@ const definitions = [
     name: "Group",
     description: "Group",
     attributes: [
-      { name: "displayName", type: "string" },
-      { name: "externalId", type: "string", caseExact: true },
-      { name: "members", type: "complex", multiValued: true, subAttributes: [{ name: "value", type: "string" }, { name: "type", type: "string" }, { name: "$ref", type: "reference" }] },
+      { name: "displayName", type: "string", description: "A human-readable name for the Group." },
+      { name: "externalId", type: "string", caseExact: true, description: "The group's id at the identity provider." },
+      {
+        name: "members",
+        type: "complex",
+        multiValued: true,
+        description: "The members of the Group.",
+        subAttributes: [
+          { name: "value", type: "string", description: "The id of the member (a User)." },
+          { name: "$ref", type: "reference", referenceTypes: ["User", "Group"], description: "The URI of the member's resource." },
+          { name: "type", type: "string", canonicalValues: ["User", "Group"], description: "The type of the member's resource: 'User'." },
+        ],
+      },
     ],
   },
   {
@@ -90,12 +151,20 @@ const definitions = [
     name: "EnterpriseUser",
     description: "Enterprise User",
     attributes: [
-      { name: "employeeNumber", type: "string" },
-      { name: "costCenter", type: "string" },
-      { name: "organization", type: "string" },
-      { name: "division", type: "string" },
-      { name: "department", type: "string" },
-      { name: "manager", type: "complex", subAttributes: [{ name: "value", type: "string" }] },
+      { name: "employeeNumber", type: "string", description: "Identifier assigned to a person, typically based on order of hire." },
+      { name: "costCenter", type: "string", description: "Identifies the name of a cost center." },
+      { name: "organization", type: "string", description: "Identifies the name of an organization." },
+      { name: "division", type: "string", description: "Identifies the name of a division." },
+      { name: "department", type: "string", description: "Identifies the name of a department." },
+      {
+        name: "manager",
+        type: "complex",
+        description: "The user's manager.",
+        subAttributes: [
+          { name: "value", type: "string", description: "The id of the manager's User resource." },
+          { name: "$ref", type: "reference", referenceTypes: ["User"], description: "The URI of the manager's User resource." },
+        ],
+      },
     ],
   },
 ];

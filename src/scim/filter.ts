@@ -1,11 +1,15 @@
 import { sql, type SQL } from "drizzle-orm";
-import { parse, type Filter } from "scim2-parse-filter";
+import type { Filter } from "scim2-parse-filter";
+// The parser's own building blocks: its tokenizer mangles string literals (see parseFilter below).
+import { parseFilter as parseTokens, tokenizer, Tokens } from "scim2-parse-filter/lib/src/parser";
 import { foldCase } from "../directory/fold";
+import { ScimRequestError } from "./errors";
 
 /**
  * SCIM filters (RFC 7644 §3.4.2.2) → a parameterized SQL condition.
  *
- * Parsing is scim2-parse-filter's; translation is here, and it is where safety lives:
+ * Parsing is scim2-parse-filter's (with its string literals decoded as the JSON strings RFC 7644
+ * §3.4.2.2 says they are); translation is here, and it is where safety lives:
  * - only attributes in the resource's whitelist are accepted, each mapped to a fixed SQL
  *   expression (no identifier ever comes from the request);
  * - every value is a bound parameter, and co/sw/ew use instr()/substr(), never LIKE, so no
@@ -18,9 +22,9 @@ import { foldCase } from "../directory/fold";
  * Anything else is a `ScimFilterError` (400 invalidFilter).
  */
 
-export class ScimFilterError extends Error {
+export class ScimFilterError extends ScimRequestError {
   constructor(detail: string) {
-    super(detail);
+    super("invalidFilter", detail);
     this.name = "ScimFilterError";
   }
 }
@@ -45,7 +49,7 @@ export function filterToSql(filter: string, attributes: AttributeMap): SQL {
   if (nestingDepth(filter) > MAX_DEPTH) throw new ScimFilterError(`filter nests deeper than ${MAX_DEPTH} levels`);
   let ast: Filter;
   try {
-    ast = parse(filter);
+    ast = parseFilter(filter);
   } catch (error) {
     throw new ScimFilterError(`filter does not parse: ${error instanceof Error ? error.message.slice(0, 200) : "syntax error"}`);
   }
@@ -62,7 +66,9 @@ function translate(node: Filter, attributes: AttributeMap, depth: number, budget
       return sql`(${sql.join(parts, node.op === "and" ? sql` AND ` : sql` OR `)})`;
     }
     case "not":
-      return sql`(NOT ${translate(node.filter, attributes, depth + 1, budget, prefix)})`;
+      // A comparison on a missing value is NULL in SQL, and NOT NULL is NULL again; in SCIM it is
+      // false, so its negation is true: `not (emails co "x")` matches a user without an email.
+      return sql`(NOT coalesce(${translate(node.filter, attributes, depth + 1, budget, prefix)}, 0))`;
     case "[]": {
       // emails[value eq "x"]: the inner filter addresses sub-attributes of the outer path.
       if (prefix !== null) throw new ScimFilterError("nested value filters are not supported");
@@ -71,7 +77,7 @@ function translate(node: Filter, attributes: AttributeMap, depth: number, budget
     default: {
       if (++budget.terms > MAX_TERMS) throw new ScimFilterError(`filter has more than ${MAX_TERMS} terms`);
       const path = (prefix ? `${prefix}.${node.attrPath}` : node.attrPath).toLowerCase();
-      const attribute = attributes[path] ?? attributes[stripSchema(path)];
+      const attribute = resolveAttribute(path, attributes);
       if (!attribute) throw new ScimFilterError(`filtering on "${truncate(path)}" is not supported`);
       if (node.op === "pr") return sql`(${attribute.expression} IS NOT NULL AND ${attribute.expression} <> '')`;
       return compare(attribute, node.op, node.compValue, path);
@@ -146,10 +152,31 @@ function nestingDepth(filter: string): number {
   return deepest;
 }
 
-/** `urn:…:core:2.0:User:userName` → `username`. */
-function stripSchema(path: string): string {
-  const colon = path.lastIndexOf(":");
-  return colon === -1 ? path : path.slice(colon + 1);
+/**
+ * scim2-parse-filter's `parse`, except for string literals. Its tokenizer finds a quoted token
+ * correctly (any JSON escape may appear inside), but then doubles every backslash that is not
+ * followed by a quote before its JSON.parse, so `"back\\slash"` came out with two backslashes,
+ * `"\u0041"` stayed literal and `"back\\"` did not parse at all. Undoing that doubling on each
+ * quoted token lets the parser's own JSON.parse decode the literal as the JSON string it is; an
+ * invalid escape (`\q`) then fails to parse, which is a 400 invalidFilter. The undoing is exact:
+ * a run of k backslashes became 2k, or 2k-1 before a quote, and pairing from the left gives k back.
+ */
+function parseFilter(filter: string): Filter {
+  const tokens = tokenizer(filter).map((token) => (token.type === "Quoted" ? { ...token, literal: token.literal.replace(/\\\\/g, "\\") } : token));
+  const list = new Tokens(tokens);
+  const ast = parseTokens(list);
+  if (list.peek().type !== "EOT") throw new Error("unexpected text after the filter");
+  return ast;
+}
+
+/**
+ * A lower-cased filter or sortBy path → its attribute; `urn:…:core:2.0:User:userName` is
+ * `userName`. Own keys only, so `constructor` or `__proto__` is an unknown attribute, not a crash.
+ */
+export function resolveAttribute(path: string, attributes: AttributeMap): FilterAttribute | undefined {
+  const name = path.slice(path.lastIndexOf(":") + 1);
+  if (Object.hasOwn(attributes, path)) return attributes[path];
+  return Object.hasOwn(attributes, name) ? attributes[name] : undefined;
 }
 
 const truncate = (text: string) => (text.length > 64 ? `${text.slice(0, 64)}…` : text);

@@ -13,7 +13,12 @@ export const SCHEMA = {
   enterpriseUser: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
   listResponse: "urn:ietf:params:scim:api:messages:2.0:ListResponse",
   error: "urn:ietf:params:scim:api:messages:2.0:Error",
+  searchRequest: "urn:ietf:params:scim:api:messages:2.0:SearchRequest",
 } as const;
+
+/** The schemas of each resource type, for attribute paths (projection.ts). */
+export const USER_SCHEMAS = { core: SCHEMA.user, extensions: [SCHEMA.enterpriseUser] } as const;
+export const GROUP_SCHEMAS = { core: SCHEMA.group, extensions: [] } as const;
 
 /** A SCIM id names the provider too: external ids are only unique within one provider. */
 export const scimId = (row: { provider: string; externalId: string }) => `${row.provider}:${row.externalId}`;
@@ -26,9 +31,10 @@ export function parseScimId(id: string): { provider: string; externalId: string 
 /**
  * Case-insensitive attributes filter on the folded key columns (directory/fold.ts), which the
  * writes store next to each value. userName falls back to the email for providers (like Scalekit)
- * that send none, as toScimUser shows it.
+ * that send none, then to the SCIM id (a forgotten user has neither), as toScimUser shows it. The
+ * id is folded with lower(), which is foldCase for the ASCII ids providers issue.
  */
-const userNameKeySql = sql`coalesce(${users.userNameKey}, ${users.emailKey})`;
+const userNameKeySql = sql`coalesce(${users.userNameKey}, ${users.emailKey}, lower(${users.provider} || ':' || ${users.externalId}))`;
 
 export const userFilterAttributes: AttributeMap = {
   id: { kind: "caseExactString", expression: sql`(${users.provider} || ':' || ${users.externalId})` },
@@ -37,6 +43,9 @@ export const userFilterAttributes: AttributeMap = {
   active: { kind: "boolean", expression: sql`${users.active}` },
   emails: { kind: "string", expression: sql`${users.emailKey}` },
   "emails.value": { kind: "string", expression: sql`${users.emailKey}` },
+  // A user has at most one email, served as type "work" (toScimUser): Entra ID looks users up by
+  // emails[type eq "work"].value.
+  "emails.type": { kind: "string", expression: sql`(CASE WHEN ${users.emailKey} IS NOT NULL THEN 'work' END)` },
   "name.givenname": { kind: "string", expression: sql`${users.firstNameKey}` },
   "name.familyname": { kind: "string", expression: sql`${users.lastNameKey}` },
   // foldCase works letter by letter, so the folded display name is the folded parts joined.
@@ -67,7 +76,8 @@ export function toScimUser(row: UserRow, memberOf: { groupExternalId: string; gr
     schemas: enterprise ? [SCHEMA.user, SCHEMA.enterpriseUser] : [SCHEMA.user],
     id,
     externalId: row.externalId,
-    userName: row.userName ?? row.email ?? undefined,
+    // RFC 7643 §4.1.1 requires a userName. A forgotten user has no personal data left: the id stands in.
+    userName: row.userName ?? row.email ?? id,
     name: row.firstName || row.lastName ? { givenName: row.firstName ?? undefined, familyName: row.lastName ?? undefined } : undefined,
     displayName: [row.firstName, row.lastName].filter(Boolean).join(" ") || undefined,
     active: row.active && row.deletedAt === null,
@@ -104,46 +114,6 @@ export function toScimGroup(row: GroupRow, memberIds: string[], baseUrl: string)
 function withVersion(resource: Json): Json {
   const version = `W/"${bytesToHex(sha256(utf8ToBytes(JSON.stringify(resource)))).slice(0, 32)}"`;
   return { ...resource, meta: { ...(resource.meta as Json), version } };
-}
-
-/**
- * RFC 7644 §3.4.2.5: `attributes` returns only the named attributes (sub-attributes allowed,
- * e.g. name.givenName), `excludedAttributes` removes them; `id` and `schemas` always stay.
- */
-export function project(resource: Json, attributes: string[] | null, excluded: string[] | null): Json {
-  const always = new Set(["id", "schemas"]);
-  const normalize = (list: string[]) => list.map((name) => name.trim()).filter(Boolean).map((name) => stripUrn(name, resource));
-  if (attributes) {
-    const wanted = normalize(attributes);
-    const result: Json = {};
-    for (const [key, value] of Object.entries(resource)) {
-      const lower = key.toLowerCase();
-      if (always.has(key) || wanted.some((name) => name.toLowerCase() === lower)) result[key] = value;
-      else {
-        const subs = wanted.filter((name) => name.toLowerCase().startsWith(`${lower}.`)).map((name) => name.slice(key.length + 1).toLowerCase());
-        if (subs.length && value && typeof value === "object") result[key] = pickSubAttributes(value, subs);
-      }
-    }
-    return result;
-  }
-  if (excluded) {
-    const unwanted = normalize(excluded).map((name) => name.toLowerCase());
-    return Object.fromEntries(Object.entries(resource).filter(([key]) => always.has(key) || !unwanted.includes(key.toLowerCase())));
-  }
-  return resource;
-}
-
-function pickSubAttributes(value: object, subs: string[]): unknown {
-  const pick = (item: object) => Object.fromEntries(Object.entries(item).filter(([key]) => subs.includes(key.toLowerCase())));
-  return Array.isArray(value) ? value.map(pick) : pick(value);
-}
-
-/** `urn:…:core:2.0:User:name.givenName` → `name.givenName`; extension attributes keep their urn. */
-function stripUrn(name: string, resource: Json): string {
-  for (const schema of (resource.schemas as string[]) ?? []) {
-    if (name.toLowerCase().startsWith(`${schema.toLowerCase()}:`) && schema !== SCHEMA.enterpriseUser) return name.slice(schema.length + 1);
-  }
-  return name;
 }
 
 const iso = (ms: number | null) => (ms === null ? undefined : new Date(ms).toISOString());

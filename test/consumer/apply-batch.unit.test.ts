@@ -15,7 +15,7 @@ async function eventLogRow(eventId: string) {
 
 describe("queue consumer", () => {
   beforeEach(async () => {
-    await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM processed_events; DELETE FROM event_log; DELETE FROM dead_letters;");
+    await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM processed_events; DELETE FROM event_log; DELETE FROM dead_letters;");
   });
 
   it("applies a mixed 100-event batch in three D1 round trips and acks every message", async () => {

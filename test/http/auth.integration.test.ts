@@ -27,7 +27,9 @@ function fill(path: string): string {
   const externalId = path.startsWith("/v1/users") ? "orga_alice" : "orga_eng";
   return path.replace(":provider", "scalekit").replace(":externalId", externalId).replace(":id", id);
 }
-const isRead = (method: string, path: string) => method === "GET" && (path.startsWith("/v1/") || path.startsWith("/scim/v2/"));
+// POST /scim/v2/…/.search is a read (RFC 7644 §3.4.3); any other method on that path is not.
+const isRead = (method: string, path: string) =>
+  path.endsWith("/.search") ? method === "POST" : method === "GET" && (path.startsWith("/v1/") || path.startsWith("/scim/v2/") || path === "/openapi.json");
 
 const call = (method: string, path: string, token: string | null, overrides: Partial<Env> = {}) =>
   callApp(

@@ -30,7 +30,7 @@ describe("pages of 200: one bound parameter per page, whatever its size", () => 
   const groupIds = Array.from({ length: 210 }, (_, i) => `biggrp_${String(i).padStart(3, "0")}`);
 
   beforeAll(async () => {
-    await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members;");
+    await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets;");
     await apply([
       ...userIds.map((id) => inTenant(events.userUpserted(id, t))),
       ...groupIds.map((id, i) => inTenant(events.groupUpserted(id, t, `Group ${i}`))),
@@ -70,7 +70,7 @@ describe("pages of 200: one bound parameter per page, whatever its size", () => 
 
 describe("URL-safe cursors for any id", () => {
   beforeAll(async () => {
-    await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM event_log;");
+    await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM event_log;");
     await apply([...AWKWARD_IDS.map((id) => events.userUpserted(id, t)), events.groupUpserted("grp", t, "G"), events.members("grp", t + 1, AWKWARD_IDS)]);
     const now = Date.now();
     await env.DB.batch(

@@ -33,7 +33,7 @@ const scimIds = async (resource: string, filter: string) => {
 
 describe("case folding: stored keys and queries fold alike (directory/fold.ts)", () => {
   beforeAll(async () => {
-    await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members;");
+    await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets;");
     const batch = [
       ...Object.entries(EMAILS).map(([id, email]) => user(id, email, id === "elodie" ? "Élodie" : "Someone", id === "elodie" ? "Straße" : "Else")),
       user("ABCdef", "upper@example.com"),

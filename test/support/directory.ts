@@ -20,7 +20,7 @@ export async function directorySnapshot(db: D1Database, provider = "scalekit") {
   const members = await db
     .prepare(
       `SELECT group_external_id, user_external_id FROM group_members
-       WHERE provider = ? AND removed_at IS NULL ORDER BY group_external_id, user_external_id`,
+       WHERE provider = ? ORDER BY group_external_id, user_external_id`,
     )
     .bind(provider)
     .all();
@@ -32,6 +32,10 @@ export async function directorySnapshot(db: D1Database, provider = "scalekit") {
  * updated_at) and the provider column itself (runs compare two providers): every profile field,
  * the case-folded keys, versions, tombstones and reset versions, and the current members with
  * when they were added. Convergence tests compare this, so no field can drift unnoticed.
+ *
+ * Membership bookkeeping: every pair's version and whether it is a member (a removed pair's
+ * removed_at and added_at depend on arrival order by design, so they are left out), and the
+ * users' and groups' reset versions.
  */
 export async function fullDirectorySnapshot(db: D1Database, provider: string) {
   const strip = (rows: Record<string, unknown>[]) =>
@@ -40,12 +44,25 @@ export async function fullDirectorySnapshot(db: D1Database, provider: string) {
   const groups = await db.prepare("SELECT * FROM groups WHERE provider = ? ORDER BY external_id").bind(provider).all();
   const members = await db
     .prepare(
-      `SELECT group_external_id, user_external_id, added_at, last_event_version FROM group_members
-       WHERE provider = ? AND removed_at IS NULL ORDER BY group_external_id, user_external_id`,
+      `SELECT gm.group_external_id, gm.user_external_id, gm.added_at, v.last_event_version FROM group_members AS gm
+       LEFT JOIN membership_versions AS v ON v.provider = gm.provider AND v.group_external_id = gm.group_external_id
+                                          AND v.user_external_id = gm.user_external_id
+       WHERE gm.provider = ? ORDER BY gm.group_external_id, gm.user_external_id`,
     )
     .bind(provider)
     .all();
-  return { users: strip(users.results), groups: strip(groups.results), members: members.results };
+  const pairs = await db
+    .prepare(
+      `SELECT group_external_id, user_external_id, last_event_version, removed_at IS NULL AS member FROM membership_versions
+       WHERE provider = ? ORDER BY group_external_id, user_external_id`,
+    )
+    .bind(provider)
+    .all();
+  const resets = await db
+    .prepare("SELECT subject, external_id, version FROM membership_resets WHERE provider = ? ORDER BY subject, external_id")
+    .bind(provider)
+    .all();
+  return { users: strip(users.results), groups: strip(groups.results), members: members.results, pairs: pairs.results, resets: resets.results };
 }
 
 export function eventMessage(event: DirectoryEvent, receivedAt = Date.now()): EventMessage {

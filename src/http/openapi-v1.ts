@@ -1,0 +1,138 @@
+import * as z from "zod";
+import { cursorOf } from "./opaque-cursor";
+import { cursorParam, defineRoute, errorResponses, jsonResponse, nextCursor, pageLimit, READ_SECURITY, readAuthResponses, timestamp } from "./openapi-common";
+
+/**
+ * The /v1 contract: each route's query (the validator v1.ts runs) and its responses (the JSON
+ * v1.ts returns, type-checked), described in /openapi.json from these same objects.
+ */
+
+const limit = pageLimit(200, 50);
+const cursor = cursorParam(cursorOf(z.tuple([z.string(), z.string()])).transform(([provider, externalId]) => ({ provider, externalId })));
+const bool = z.enum(["true", "false"]).transform((value) => value === "true");
+const provider = z.string().min(1).max(64).meta({ description: "Only this provider's records (`scalekit`, `firstup`)." });
+const organizationId = z.string().min(1).max(1024).meta({ description: "Only this organization's records." });
+
+const recordKey = z.object({
+  provider: z.string().meta({ example: "scalekit" }),
+  externalId: z.string().meta({ description: "The provider's id for the record." }),
+});
+
+export const User = z
+  .object({
+    id: z.string().meta({ description: "`provider:external_id`.", example: "scalekit:user_abc123" }),
+    provider: z.string(),
+    external_id: z.string(),
+    email: z.string().nullable(),
+    first_name: z.string().nullable(),
+    last_name: z.string().nullable(),
+    user_name: z.string().nullable(),
+    active: z.boolean().meta({ description: "False for deleted users." }),
+    deleted: z.boolean(),
+    forgotten: z.boolean().meta({ description: "Personal data erased; only the ids remain." }),
+    organization_id: z.string().nullable(),
+    directory_id: z.string().nullable(),
+    attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).nullable().meta({ description: "Flat provider attributes (SCIM enterprise extension)." }),
+    roles: z.array(z.string()).meta({ description: "Sorted union of the roles ROLE_MAPPING grants through the user's current groups." }),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+    deleted_at: timestamp,
+  })
+  .meta({ id: "User" });
+
+export const UserWithGroups = User.extend({
+  groups: z.array(z.object({ id: z.string(), external_id: z.string(), name: z.string().nullable() })).meta({ description: "The user's current groups." }),
+}).meta({ id: "UserWithGroups" });
+
+export const Group = z
+  .object({
+    id: z.string().meta({ example: "scalekit:group_eng" }),
+    provider: z.string(),
+    external_id: z.string(),
+    name: z.string().nullable(),
+    deleted: z.boolean(),
+    organization_id: z.string().nullable(),
+    directory_id: z.string().nullable(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+    deleted_at: timestamp,
+  })
+  .meta({ id: "Group" });
+
+export const Member = z
+  .object({
+    id: z.string(),
+    external_id: z.string(),
+    email: z.string().nullable().meta({ description: "Null when the user is not (yet) in the directory." }),
+    active: z.boolean().nullable().meta({ description: "Null when the user is not (yet) in the directory." }),
+    added_at: timestamp,
+  })
+  .meta({ id: "Member" });
+
+export const listUsers = defineRoute({
+  method: "get",
+  path: "/users",
+  summary: "List users",
+  description: "Keyset-paginated by (provider, external_id). With `updated_since`, a change feed that includes deletions.",
+  security: READ_SECURITY,
+  request: {
+    query: z.object({
+      provider: provider.optional(),
+      active: bool.optional().meta({ description: "`true` or `false`." }),
+      email: z.string().min(1).max(1024).optional().meta({ description: "Case-insensitive (Unicode case folding)." }),
+      organization_id: organizationId.optional(),
+      updated_since: z.iso
+        .datetime({ offset: true })
+        .transform((value) => Date.parse(value))
+        .optional()
+        .meta({ description: "ISO 8601; users updated at or after it." }),
+      cursor,
+      limit,
+    }),
+  },
+  responses: {
+    ...readAuthResponses,
+    200: jsonResponse(z.object({ users: z.array(User), next_cursor: nextCursor }), "A page of users."),
+    400: errorResponses.invalidQuery,
+    503: errorResponses.misconfigured,
+  },
+});
+
+export const getUser = defineRoute({
+  method: "get",
+  path: "/users/{provider}/{externalId}",
+  summary: "One user, with their groups",
+  security: READ_SECURITY,
+  request: { params: recordKey },
+  responses: {
+    ...readAuthResponses,
+    200: jsonResponse(UserWithGroups, "The user."),
+    503: errorResponses.misconfigured,
+  },
+});
+
+export const listGroups = defineRoute({
+  method: "get",
+  path: "/groups",
+  summary: "List groups",
+  security: READ_SECURITY,
+  request: { query: z.object({ provider: provider.optional(), organization_id: organizationId.optional(), cursor, limit }) },
+  responses: {
+    ...readAuthResponses,
+    200: jsonResponse(z.object({ groups: z.array(Group), next_cursor: nextCursor }), "A page of groups."),
+    400: errorResponses.invalidQuery,
+  },
+});
+
+export const listGroupMembers = defineRoute({
+  method: "get",
+  path: "/groups/{provider}/{externalId}/members",
+  summary: "A group's current members",
+  security: READ_SECURITY,
+  request: { params: recordKey, query: z.object({ cursor, limit }) },
+  responses: {
+    ...readAuthResponses,
+    200: jsonResponse(z.object({ group: z.string().meta({ description: "The group's id." }), members: z.array(Member), next_cursor: nextCursor }), "A page of members."),
+    400: errorResponses.invalidQuery,
+  },
+});
