@@ -297,6 +297,12 @@ function projectMembers(pairs: SQL, now: number, options: { adds: boolean }): SQ
     UPDATE groups SET updated_at = ${now}
     WHERE (provider, external_id) IN (
       SELECT v.provider, v.group_external_id FROM ${versions} WHERE (v.removed_at IS NULL) <> ${isMember})`,
+    // The user's side too: SCIM Users carry `groups` and /v1 users carry roles from them, so a
+    // client polling meta.lastModified (or updated_since) must see a membership change there as well.
+    sql`
+    UPDATE users SET updated_at = ${now}
+    WHERE (provider, external_id) IN (
+      SELECT v.provider, v.user_external_id FROM ${versions} WHERE (v.removed_at IS NULL) <> ${isMember})`,
     sql`
     DELETE FROM group_members
     WHERE (provider, group_external_id, user_external_id) IN (

@@ -90,7 +90,7 @@ export const listEvents = defineRoute({
       status: eventStatus.optional(),
       provider: z.string().min(1).max(64).optional(),
       since: isoSince.optional().meta({ description: "ISO 8601; received at or after." }),
-      until: isoSince.optional().meta({ description: "ISO 8601; received before." }),
+      until: isoSince.optional().meta({ description: "ISO 8601; received at or before." }),
       cursor: cursorParam(cursorOf(z.tuple([z.number().int(), z.string(), z.string()]))),
       limit: pageLimit(200, 50),
     }),

@@ -85,7 +85,7 @@ export const listUsers = defineRoute({
         .datetime({ offset: true })
         .transform((value) => Date.parse(value))
         .optional()
-        .meta({ description: "ISO 8601; users updated at or after it." }),
+        .meta({ description: "ISO 8601; users updated strictly after it (their updated_at also moves when their group memberships change)." }),
       cursor,
       limit,
     }),

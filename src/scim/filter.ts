@@ -170,13 +170,12 @@ function parseFilter(filter: string): Filter {
 }
 
 /**
- * A lower-cased filter or sortBy path → its attribute; `urn:…:core:2.0:User:userName` is
- * `userName`. Own keys only, so `constructor` or `__proto__` is an unknown attribute, not a crash.
+ * A lower-cased filter or sortBy path → its attribute. Full URN paths are keys of the map too
+ * (resources.ts), so only the resource's own schema matches. Own keys only, so `constructor` or
+ * `__proto__` is an unknown attribute, not a crash.
  */
 export function resolveAttribute(path: string, attributes: AttributeMap): FilterAttribute | undefined {
-  const name = path.slice(path.lastIndexOf(":") + 1);
-  if (Object.hasOwn(attributes, path)) return attributes[path];
-  return Object.hasOwn(attributes, name) ? attributes[name] : undefined;
+  return Object.hasOwn(attributes, path) ? attributes[path] : undefined;
 }
 
 const truncate = (text: string) => (text.length > 64 ? `${text.slice(0, 64)}…` : text);

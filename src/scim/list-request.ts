@@ -66,9 +66,19 @@ const searchBody = z.object({
   sortOrder: sortOrder.nullish(),
 });
 
-/** An empty list (`"attributes": []`, `attributes=`) names nothing: as if it were not sent. */
+/**
+ * More attribute names than any resource has attributes is a request to burn CPU: projection
+ * walks every resource once per name.
+ */
+export const MAX_ATTRIBUTE_NAMES = 50;
+
+/**
+ * An empty list (`"attributes": []`, `attributes=`) names nothing: as if it were not sent. Names
+ * are de-duplicated (case-insensitively) and at most MAX_ATTRIBUTE_NAMES are accepted.
+ */
 const namesOrNull = (names: string[] | null | undefined) => {
-  const kept = (names ?? []).map((name) => name.trim()).filter(Boolean);
+  const kept = [...new Map((names ?? []).map((name) => name.trim()).filter(Boolean).map((name) => [name.toLowerCase(), name])).values()];
+  if (kept.length > MAX_ATTRIBUTE_NAMES) throw new ScimRequestError("invalidValue", `attributes: at most ${MAX_ATTRIBUTE_NAMES} names`);
   return kept.length ? kept : null;
 };
 

@@ -36,7 +36,17 @@ export function parseScimId(id: string): { provider: string; externalId: string 
  */
 const userNameKeySql = sql`coalesce(${users.userNameKey}, ${users.emailKey}, lower(${users.provider} || ':' || ${users.externalId}))`;
 
-export const userFilterAttributes: AttributeMap = {
+/**
+ * Each attribute also under its full path in the resource's own core schema (RFC 7644 §3.10:
+ * `urn:ietf:params:scim:schemas:core:2.0:User:userName`), and under no other schema's: a Group
+ * URN path on /Users is an unknown attribute, not a lucky match on its last segment.
+ */
+function withCoreSchemaPaths(coreSchema: string, attributes: AttributeMap): AttributeMap {
+  const urn = coreSchema.toLowerCase();
+  return { ...attributes, ...Object.fromEntries(Object.entries(attributes).map(([name, attribute]) => [`${urn}:${name}`, attribute])) };
+}
+
+export const userFilterAttributes: AttributeMap = withCoreSchemaPaths(SCHEMA.user, {
   id: { kind: "caseExactString", expression: sql`(${users.provider} || ':' || ${users.externalId})` },
   username: { kind: "string", expression: userNameKeySql },
   externalid: { kind: "caseExactString", expression: sql`${users.externalId}` },
@@ -52,15 +62,15 @@ export const userFilterAttributes: AttributeMap = {
   displayname: { kind: "string", expression: sql`trim(coalesce(${users.firstNameKey}, '') || ' ' || coalesce(${users.lastNameKey}, ''))` },
   "meta.lastmodified": { kind: "dateTime", expression: sql`${users.updatedAt}` },
   "meta.created": { kind: "dateTime", expression: sql`${users.createdAt}` },
-};
+});
 
-export const groupFilterAttributes: AttributeMap = {
+export const groupFilterAttributes: AttributeMap = withCoreSchemaPaths(SCHEMA.group, {
   id: { kind: "caseExactString", expression: sql`(${groups.provider} || ':' || ${groups.externalId})` },
   displayname: { kind: "string", expression: sql`${groups.nameKey}` },
   externalid: { kind: "caseExactString", expression: sql`${groups.externalId}` },
   "meta.lastmodified": { kind: "dateTime", expression: sql`${groups.updatedAt}` },
   "meta.created": { kind: "dateTime", expression: sql`${groups.createdAt}` },
-};
+});
 
 type Json = Record<string, unknown>;
 

@@ -102,3 +102,19 @@ describe("a group's meta.lastModified follows its membership", () => {
     expect(await changedSince(before)).toEqual([GROUP_ID]);
   });
 });
+
+describe("a user's meta.lastModified moves when their memberships change", () => {
+  it("SCIM Users shows the new group and a newer meta.lastModified; a no-op add moves nothing", async () => {
+    await apply(events.userUpserted("lm_user", 100), events.groupUpserted("lm_group", 100));
+    const read = async () => (await (await callApp(new Request("https://sync.example.com/scim/v2/Users/scalekit:lm_user", { headers: ADMIN }))).json()) as { meta: { lastModified: string }; groups?: unknown[] };
+    const before = await read();
+    await sleep(5);
+    await apply(events.members("lm_group", 200, ["lm_user"]));
+    const after = await read();
+    expect(after.groups).toHaveLength(1);
+    expect(Date.parse(after.meta.lastModified)).toBeGreaterThan(Date.parse(before.meta.lastModified));
+    await sleep(5);
+    await apply(events.members("lm_group", 300, ["lm_user"]));
+    expect((await read()).meta.lastModified).toBe(after.meta.lastModified);
+  });
+});

@@ -5,6 +5,7 @@ import { deliverBatch } from "../support/consumer";
 import { eventMessage, events } from "../support/directory";
 import { expectScimError, scimList, scimRequest, searchRequest, type ScimList } from "../support/scim-conformance";
 import { seedDirectory } from "../support/seed";
+import { callApp } from "../support/worker";
 
 /**
  * SCIM conformance (issue 10): what independent clients and conformance tools found, each point
@@ -380,5 +381,25 @@ describe("every response of a representative set passes SCIMMY", () => {
   ])("GET %s", async (path) => {
     const { status } = await scimRequest(path);
     expect([200, 404]).toContain(status);
+  });
+});
+
+describe("hardening from review", () => {
+  const get = (path: string) => callApp(new Request(`https://sync.example.com/scim/v2${path}`, { headers: { authorization: "Bearer test-admin-token" } }));
+  it("a path in another resource's schema is an unknown attribute (400), not a match on its last segment", async () => {
+    const group = encodeURIComponent("urn:ietf:params:scim:schemas:core:2.0:Group:displayName");
+    expect((await get(`/Users?sortBy=${group}`)).status).toBe(400);
+    expect((await get(`/Users?filter=${encodeURIComponent(`${decodeURIComponent(group)} pr`)}`)).status).toBe(400);
+    expect((await get(`/Users?sortBy=foo:userName`)).status).toBe(400);
+    const own = encodeURIComponent("urn:ietf:params:scim:schemas:core:2.0:User:userName");
+    expect((await get(`/Users?sortBy=${own}`)).status).toBe(200);
+  });
+
+  it("caps the number of attribute names (a CPU amplification otherwise), after de-duplicating them", async () => {
+    expect((await get(`/Groups?attributes=${Array.from({ length: 500 }, () => "members.value").join(",")}`)).status).toBe(200);
+    const distinct = Array.from({ length: 60 }, (_, i) => `x${i}`).join(",");
+    const response = await get(`/Groups?attributes=${distinct}`);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ scimType: "invalidValue" });
   });
 });
