@@ -1,5 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { startScalekitApi } from "./test/support/scalekit-api";
 import { startScimServer } from "./test/support/scim-server";
 
 // Test-only secrets: an HMAC secret list of two (rotation) whose second entry is the Standard
@@ -12,6 +13,8 @@ export default defineConfig(async () => {
   // A real SCIM 2.0 server (SCIMMY) on 127.0.0.1, standing in for Firstup's upstream. It runs in
   // this Node process; workerd reaches it over loopback. Each test file uses its own tenant.
   const scim = await startScimServer();
+  // A local Scalekit Directory API (token + directory routes), one environment per test file.
+  const scalekit = await startScalekitApi();
   return {
     plugins: [
       cloudflareTest({
@@ -28,6 +31,7 @@ export default defineConfig(async () => {
           bindings: {
             TEST_MIGRATIONS: await readD1Migrations("./migrations"),
             TEST_SCIM_SERVER: scim.url,
+            TEST_SCALEKIT_API: scalekit.url,
             SCALEKIT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
             FIRSTUP_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
             FIRSTUP_WEBHOOK_AUTHORIZATION: "",

@@ -3,6 +3,7 @@
  * demo directory, so reconciliation and Firstup events can be tried without a Firstup account.
  *
  *   npm run upstream            # http://127.0.0.1:8788/t/demo/scim/v2 (what .dev.vars.example points at)
+ *                               # and the Scalekit Directory API on :8789 (scripts/local-scalekit.ts)
  *
  * Change the directory while it runs (then `npm run reconcile`):
  *   curl -X PATCH http://127.0.0.1:8788/t/demo/__control -H 'content-type: application/json' \
@@ -37,3 +38,6 @@ const seeded = await fetch(`${url}/t/demo/__control`, {
 if (!seeded.ok) throw new Error(`could not seed the demo directory: ${seeded.status}`);
 console.log(`SCIM upstream with ${users.length} users at ${url}/t/demo/scim/v2 (bearer token from .dev.vars FIRSTUP_SCIM_TOKEN)`);
 console.log("It pages at most 50 users per request, like many real servers. Ctrl-C to stop.");
+
+// The Scalekit Directory API on 127.0.0.1:8789 too, so one `npm run upstream` serves both providers.
+await import("./local-scalekit.ts");

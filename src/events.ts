@@ -4,16 +4,27 @@ import * as z from "zod";
  * The provider-neutral directory event. Every adapter in src/providers maps its webhooks to this,
  * and everything downstream (queue, consumer, D1) knows only this shape.
  *
- * Ordering: `occurredAt` (ms since epoch) plus `eventId` as a tie-breaker form the event's
- * version (see directory/version.ts). State only moves forward in that order, so any arrival
+ * Ordering: `occurredAt` (ms since epoch) and `occurredAtNanos` (the sub-millisecond part), plus
+ * `eventId` as a tie-breaker for truly equal times, form the event's version (see
+ * directory/version.ts). State only moves forward in that order, so any arrival
  * order converges to the in-order result.
  */
 
 const id = z.string().min(1).max(256);
 const optionalText = z.string().max(1024).nullable();
 
-/** SCIM enterprise-extension values and similar flat attributes a provider supplies. */
-export const userAttributes = z.record(z.string().max(128), z.union([z.string().max(1024), z.number(), z.boolean(), z.null()]));
+/** Bounds on a user's stored attributes: adapters cut to these (providers/bounded-attributes.ts). */
+export const MAX_ATTRIBUTE_KEYS = 100;
+export const MAX_ATTRIBUTES_JSON_BYTES = 8 * 1024;
+
+/** SCIM enterprise-extension values, custom attributes and similar flat attributes a provider supplies. */
+export const userAttributes = z
+  .record(z.string().max(128), z.union([z.string().max(1024), z.number(), z.boolean(), z.null()]))
+  .refine((attributes) => Object.keys(attributes).length <= MAX_ATTRIBUTE_KEYS, { message: "too many attributes" })
+  .refine((attributes) => new TextEncoder().encode(JSON.stringify(attributes)).length <= MAX_ATTRIBUTES_JSON_BYTES, { message: "attributes too large" });
+
+/** Most groups one user event may list (Scalekit sends the user's full set). */
+export const MAX_USER_GROUPS = 1000;
 
 export const directoryUser = z.object({
   externalId: id,
@@ -28,6 +39,11 @@ export const directoryUser = z.object({
   /** SCIM `externalId`: the id in the customer's HR system, where the provider has one. */
   scimExternalId: optionalText.default(null),
   attributes: userAttributes.nullable().default(null),
+  /**
+   * Roles the identity provider assigns the user, sorted and distinct; null or absent when the
+   * provider has none. Shown in /v1 next to the roles ROLE_MAPPING grants.
+   */
+  providerRoles: z.array(z.string().min(1).max(256)).max(100).nullish(),
 });
 export type DirectoryUser = z.infer<typeof directoryUser>;
 
@@ -44,12 +60,30 @@ const eventBase = {
   /** Idempotency key within the provider: the body's event id, else the `webhook-id` header. */
   eventId: id,
   occurredAt: z.number().int().nonnegative(),
+  /**
+   * Nanoseconds past `occurredAt`'s millisecond (0-999999), for providers whose event times are
+   * finer than milliseconds. Absent means 0 (messages queued before this field existed decode).
+   */
+  occurredAtNanos: z.number().int().min(0).max(999_999).optional(),
   /** The provider's own event type, kept for the event log. */
   sourceType: z.string().max(256),
 };
 
 export const directoryEvent = z.discriminatedUnion("kind", [
-  z.object({ ...eventBase, kind: z.literal("user_upserted"), user: directoryUser }),
+  z.object({
+    ...eventBase,
+    kind: z.literal("user_upserted"),
+    user: directoryUser,
+    /**
+     * The user's full set of groups as of this event, where the provider sends it (Scalekit): their
+     * memberships become exactly these. Null or absent: unknown, memberships are left alone; `[]`:
+     * in no group. A group named here and not yet known is created with this name.
+     */
+    groups: z
+      .array(z.object({ externalId: id, name: optionalText }))
+      .max(MAX_USER_GROUPS)
+      .nullish(),
+  }),
   z.object({
     ...eventBase,
     kind: z.literal("user_deleted"),

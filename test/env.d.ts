@@ -8,6 +8,8 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       /** Base URL of the SCIM test server (test/support/scim-server.ts) started by vitest.config.ts. */
       TEST_SCIM_SERVER: string;
+      /** Base URL of the local Scalekit Directory API (test/support/scalekit-api.ts); environments live at /t/<name>. */
+      TEST_SCALEKIT_API: string;
       /** Where benchmarks inside workerd post their results (bench/run.ts). */
       BENCH_COLLECTOR: string;
     }

@@ -1,6 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { ConsumerConfig } from "../config";
-import { eventVersion } from "../directory/version";
+import { versionOf } from "../directory/version";
 import type { DirectoryEvent } from "../events";
 
 /**
@@ -77,7 +77,7 @@ export async function planDestructive<T extends GuardCandidate>(
   const effective = targets.filter(({ row, externalId, kind }) => {
     const state = current.get(`${row.event.provider}\u0000${externalId}`);
     if (!state || state.forgotten_at !== null) return false;
-    if (eventVersion(row.event.occurredAt, row.event.eventId) <= state.last_event_version) return false;
+    if (versionOf(row.event) <= state.last_event_version) return false;
     return kind === "erase" || (state.active === 1 && state.deleted_at === null);
   });
   if (effective.length === 0) return { allowed: rows, held: [], statements: [] };
@@ -106,7 +106,7 @@ export async function planDestructive<T extends GuardCandidate>(
     const limit = Math.max(guard.min, Math.floor(guard.maxShare * size));
     const ordered = effective
       .filter((target) => target.row.event.provider === provider && tenantOf(target) === organization)
-      .sort((a, b) => (eventVersion(a.row.event.occurredAt, a.row.event.eventId) < eventVersion(b.row.event.occurredAt, b.row.event.eventId) ? -1 : 1));
+      .sort((a, b) => (versionOf(a.row.event) < versionOf(b.row.event) ? -1 : 1));
     let used = applied;
     let released = 0;
     let counted = 0;

@@ -1,5 +1,5 @@
 import { runAtomically } from "../d1";
-import { eventVersion } from "../directory/version";
+import { versionOf } from "../directory/version";
 import type { DirectoryEvent } from "../events";
 import { log } from "../log";
 import type { EventMessage } from "../queue-message";
@@ -110,7 +110,7 @@ async function otherLiveUsers(d1: D1Database, provider: string, subject: string)
 /** The event that decides for its user: the newest by version (time, then id). */
 function newest(group: RefreshRow[]): RefreshRow {
   return group.reduce((best, row) =>
-    eventVersion(row.event.occurredAt, row.event.eventId) > eventVersion(best.event.occurredAt, best.event.eventId) ? row : best,
+    versionOf(row.event) > versionOf(best.event) ? row : best,
   );
 }
 

@@ -20,6 +20,9 @@ export function userFingerprint(user: DirectoryUser): string {
     user.userName,
     user.scimExternalId,
     user.attributes ? Object.entries(user.attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : null,
+    // Appended only when present, so users without provider roles keep the fingerprints stored
+    // before the field existed (reconciliation would otherwise rewrite every one of them once).
+    ...(user.providerRoles?.length ? [user.providerRoles] : []),
   ];
   return bytesToHex(sha256(utf8ToBytes(JSON.stringify(canonical))));
 }

@@ -39,8 +39,13 @@ export const users = sqliteTable(
     ...syncedRecordColumns(),
     userName: text("user_name"),
     scimExternalId: text("scim_external_id"),
-    /** Flat provider attributes (SCIM enterprise extension), JSON. */
+    /**
+     * Flat provider attributes (SCIM enterprise extension; Scalekit's custom attributes and
+     * enterprise fields), JSON, bounded in size by the event schema (events.ts).
+     */
     attributes: text("attributes", { mode: "json" }),
+    /** Roles the identity provider assigns the user (Scalekit `roles[].role_name`), a sorted JSON array. */
+    providerRoles: text("provider_roles", { mode: "json" }),
     /** SHA-256 of the normalized profile: reconciliation writes a row only when this changes. */
     fingerprint: text("fingerprint"),
     /** Set when the user's personal data was erased; the row stays as a tombstone. */
@@ -123,9 +128,10 @@ export const membershipVersions = sqliteTable(
 );
 
 /**
- * Ordering bookkeeping: the version of the latest delete (or erasure) of a user or a group, which
- * removed all its memberships, so a late, older "member added" cannot re-add a member that a newer
- * delete removed.
+ * Ordering bookkeeping: the version as of which a user's or a group's memberships were last set
+ * wholesale, so a late, older "member added" cannot re-add a member that the newer event removed:
+ * a delete or erasure (the set became empty), or a user event listing the user's full set of
+ * groups (Scalekit's `groups`; its own groups are re-added at exactly this version).
  */
 export const membershipResets = sqliteTable(
   "membership_resets",

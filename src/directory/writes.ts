@@ -1,6 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { DirectoryEvent, DirectoryUser } from "../events";
-import { eventVersion } from "./version";
+import { versionOf } from "./version";
 import { userFingerprint } from "./fingerprint";
 import { foldCaseOrNull } from "./fold";
 
@@ -24,12 +24,21 @@ export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
     groupDeletes: [] as Rows,
     memberships: [] as Rows,
     userForgets: [] as Rows,
+    groupSets: [] as Rows,
+    groupStubs: [] as Rows,
   };
   for (const event of events) {
-    const base = { provider: event.provider, occurredAt: event.occurredAt, version: eventVersion(event.occurredAt, event.eventId) };
+    const base = { provider: event.provider, occurredAt: event.occurredAt, version: versionOf(event) };
     switch (event.kind) {
       case "user_upserted":
         rows.userUpserts.push(userRow(base, event.user));
+        if (event.groups) {
+          const groupIds = event.groups.map((group) => group.externalId);
+          rows.groupSets.push({ ...base, externalId: event.user.externalId, groups: groupIds });
+          // The snapshot's own adds, one membership row per group, at the event's version.
+          for (const groupId of groupIds) rows.memberships.push({ ...base, groupExternalId: groupId, added: [event.user.externalId], removed: [] });
+          for (const group of event.groups) rows.groupStubs.push(groupStubRow(base, group, event.user.organizationId));
+        }
         break;
       case "user_forgotten":
         rows.userForgets.push({ ...base, externalId: event.externalId });
@@ -57,7 +66,10 @@ export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
   if (rows.userDeletes.length) statements.push(...deleteUsers(rows.userDeletes, now));
   if (rows.userForgets.length) statements.push(...forgetUsers(rows.userForgets, now));
   if (rows.groupUpserts.length) statements.push(upsertGroups(rows.groupUpserts, now));
+  if (rows.groupStubs.length) statements.push(upsertGroups(rows.groupStubs, now));
   if (rows.groupDeletes.length) statements.push(...deleteGroups(rows.groupDeletes, now));
+  // Before the adds: a user's group set first resets their memberships as of its version.
+  if (rows.groupSets.length) statements.push(...resetMemberships("users", json(rows.groupSets), now));
   if (rows.memberships.length) statements.push(...changeMembers(rows.memberships, now));
   return statements;
 }
@@ -75,6 +87,7 @@ export function userRow(base: VersionedBase, user: DirectoryUser): Record<string
   return {
     ...base,
     ...user,
+    providerRoles: user.providerRoles ?? null,
     active: user.active ? 1 : 0,
     fingerprint: userFingerprint(user),
     userNameKey: foldCaseOrNull(user.userName),
@@ -94,11 +107,11 @@ export function upsertUsers(rows: Rows, now: number, options: { onlyIfLive?: boo
   const deletedAt = options.deleted ? sql`r.value ->> 'occurredAt'` : sql`NULL`;
   return sql`
     INSERT INTO users (provider, external_id, email, first_name, last_name, active, organization_id, directory_id,
-                       user_name, scim_external_id, attributes, fingerprint, user_name_key, email_key,
+                       user_name, scim_external_id, attributes, provider_roles, fingerprint, user_name_key, email_key,
                        first_name_key, last_name_key, created_at, updated_at, deleted_at, last_event_at, last_event_version)
     SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'email', r.value ->> 'firstName',
            r.value ->> 'lastName', r.value ->> 'active', r.value ->> 'organizationId', r.value ->> 'directoryId',
-           r.value ->> 'userName', r.value ->> 'scimExternalId', r.value ->> 'attributes', r.value ->> 'fingerprint',
+           r.value ->> 'userName', r.value ->> 'scimExternalId', r.value ->> 'attributes', r.value ->> 'providerRoles', r.value ->> 'fingerprint',
            r.value ->> 'userNameKey', r.value ->> 'emailKey', r.value ->> 'firstNameKey', r.value ->> 'lastNameKey',
            ${now}, ${now}, ${deletedAt}, r.value ->> 'occurredAt', r.value ->> 'version'
     FROM json_each(${json(rows)}) AS r WHERE true
@@ -106,7 +119,7 @@ export function upsertUsers(rows: Rows, now: number, options: { onlyIfLive?: boo
       email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name,
       active = excluded.active, organization_id = excluded.organization_id, directory_id = excluded.directory_id,
       user_name = excluded.user_name, scim_external_id = excluded.scim_external_id,
-      attributes = excluded.attributes, fingerprint = excluded.fingerprint,
+      attributes = excluded.attributes, provider_roles = excluded.provider_roles, fingerprint = excluded.fingerprint,
       user_name_key = excluded.user_name_key, email_key = excluded.email_key,
       first_name_key = excluded.first_name_key, last_name_key = excluded.last_name_key,
       deleted_at = excluded.deleted_at, forgotten_at = NULL, updated_at = excluded.updated_at,
@@ -135,7 +148,7 @@ export function forgetUsers(rows: Rows, now: number): SQL[] {
     FROM json_each(${payload}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
       email = NULL, first_name = NULL, last_name = NULL, user_name = NULL, scim_external_id = NULL,
-      attributes = NULL, fingerprint = NULL, user_name_key = NULL, email_key = NULL,
+      attributes = NULL, provider_roles = NULL, fingerprint = NULL, user_name_key = NULL, email_key = NULL,
       first_name_key = NULL, last_name_key = NULL, active = 0,
       -- The erasure carries no organization or directory, and a tombstone must not depend on
       -- which state it replaced (arrival order): it keeps only the id.
@@ -156,6 +169,26 @@ export function forgetUsers(rows: Rows, now: number): SQL[] {
  */
 function deleteUsers(rows: Rows, now: number): SQL[] {
   return [upsertUsers(rows, now, { deleted: true }), ...resetMemberships("users", json(rows), now)];
+}
+
+/**
+ * A group a user event names (Scalekit `groups: [{ id, name }]`) exists with that name until the
+ * group's own events say otherwise. Its version is the user event's behind a `!`, which sorts
+ * before every digit: any real group event replaces it whatever the arrival order, and among
+ * user events the newest name wins, so the result does not depend on arrival order either.
+ */
+const STUB_VERSION_PREFIX = "!";
+
+function groupStubRow(base: VersionedBase, group: { externalId: string; name: string | null }, organizationId: string | null): Record<string, unknown> {
+  return {
+    ...base,
+    version: `${STUB_VERSION_PREFIX}${base.version}`,
+    externalId: group.externalId,
+    name: group.name,
+    nameKey: foldCaseOrNull(group.name),
+    organizationId,
+    directoryId: null,
+  };
 }
 
 function upsertGroups(rows: Rows, now: number): SQL {
@@ -196,10 +229,14 @@ function deleteGroups(rows: Rows, now: number): SQL[] {
 }
 
 /**
- * After deleting users or groups: record the delete's version as their membership reset (never
- * moving it backwards), and remove every membership older than the delete. Not guarded by the
- * record's last_event_version: a delete older than its current state (say, a re-create) still
- * removes the memberships that were older than the delete.
+ * After deleting users or groups, or a user event setting the user's groups: record the event's
+ * version as their membership reset (never moving it backwards), and remove every membership
+ * older than it. Not guarded by the record's last_event_version: a delete older than its current
+ * state (say, a re-create) still removes the memberships that were older than the delete.
+ *
+ * A group set (rows with `groups`) keeps the pairs it lists: it re-adds them at its own version
+ * (changeMembers), and leaving them in place means a set that changes nothing moves no
+ * lastModified.
  */
 function resetMemberships(table: "users" | "groups", payload: string, now: number): SQL[] {
   const subject = table === "users" ? "user" : "group";
@@ -222,10 +259,17 @@ function resetMemberships(table: "users" | "groups", payload: string, now: numbe
     sql`
     UPDATE membership_versions SET removed_at = d.occurred_at FROM ${deletes}
     WHERE membership_versions.provider = d.provider AND membership_versions.${memberColumn} = d.external_id
-      AND membership_versions.removed_at IS NULL AND membership_versions.last_event_version < d.version`,
+      AND membership_versions.removed_at IS NULL AND membership_versions.last_event_version < d.version
+      AND NOT EXISTS (${keptGroups(payload)})`,
     ...projectMembers(currentPairs, now, { adds: false }),
   ];
 }
+
+/** The groups the subject's newest row in `payload` lists (none for deletes), as a correlated subquery on `d`. */
+const keptGroups = (payload: string) => sql`
+  SELECT 1 FROM json_each(${payload}) AS k, json_each(k.value, '$.groups') AS kg
+  WHERE k.value ->> 'provider' = d.provider AND k.value ->> 'externalId' = d.external_id AND k.value ->> 'version' = d.version
+    AND kg.value = membership_versions.group_external_id`;
 
 /**
  * Membership events: record each pair's latest event in membership_versions, then bring
@@ -250,15 +294,17 @@ const resetVersion = (subject: "user" | "group", provider: SQL, externalId: SQL)
 /**
  * Pairs are last-writer-wins by version. An add only makes a member if it is newer than the
  * latest delete of both the user and the group (membership_resets); otherwise it is recorded as
- * removed, exactly as if the delete had come after it.
+ * removed, exactly as if the delete had come after it. The user's reset may equal the add's
+ * version: that is a user event's group set re-adding its own groups (versions name one event,
+ * and a processed event id is never applied twice, so no other event shares it).
  */
 function addMembers(payload: string): SQL {
   const provider = sql`e.value ->> 'provider'`;
   return sql`
     INSERT INTO membership_versions (provider, group_external_id, user_external_id, added_at, removed_at, last_event_version)
     SELECT e.value ->> 'provider', e.value ->> 'groupExternalId', m.value, e.value ->> 'occurredAt',
-           CASE WHEN e.value ->> 'version' > max(${resetVersion("user", provider, sql`m.value`)},
-                                                 ${resetVersion("group", provider, sql`e.value ->> 'groupExternalId'`)})
+           CASE WHEN e.value ->> 'version' >= ${resetVersion("user", provider, sql`m.value`)}
+                 AND e.value ->> 'version' > ${resetVersion("group", provider, sql`e.value ->> 'groupExternalId'`)}
                 THEN NULL ELSE e.value ->> 'occurredAt' END,
            e.value ->> 'version'
     FROM json_each(${payload}) AS e, json_each(e.value, '$.added') AS m WHERE true

@@ -33,7 +33,10 @@ export const User = z
     organization_id: z.string().nullable(),
     directory_id: z.string().nullable(),
     attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).nullable().meta({ description: "Flat provider attributes (SCIM enterprise extension)." }),
-    roles: z.array(z.string()).meta({ description: "Sorted union of the roles ROLE_MAPPING grants through the user's current groups." }),
+    roles: z.array(z.string()).meta({ description: "Sorted union of the user's provider roles and the roles ROLE_MAPPING grants through their current groups." }),
+    role_sources: z
+      .array(z.object({ role: z.string(), source: z.enum(["provider", "mapping"]) }))
+      .meta({ description: "Each role with where it came from: the identity provider (e.g. Scalekit `roles`) or ROLE_MAPPING. A role from both is listed twice." }),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
     deleted_at: timestamp,

@@ -17,7 +17,18 @@ import * as routes from "./openapi-v1";
 
 const positionCursor = (position: Cursor) => encodeCursor([position.provider, position.externalId]);
 
-function userJson(row: UserRow, roles: string[]) {
+/** Effective roles: the provider's and ROLE_MAPPING's, each labelled with its source. */
+function effectiveRoles(row: UserRow, mappingRoles: string[]) {
+  // Written only from the event schema's `providerRoles` (events.ts): a sorted string array.
+  const providerRoles = (row.providerRoles ?? []) as string[];
+  const roleSources = [
+    ...providerRoles.map((role) => ({ role, source: "provider" as const })),
+    ...mappingRoles.map((role) => ({ role, source: "mapping" as const })),
+  ].sort((a, b) => (a.role < b.role ? -1 : a.role > b.role ? 1 : a.source < b.source ? -1 : 1));
+  return { roles: [...new Set(roleSources.map((entry) => entry.role))], role_sources: roleSources };
+}
+
+function userJson(row: UserRow, mappingRoles: string[]) {
   return {
     id: `${row.provider}:${row.externalId}`,
     provider: row.provider,
@@ -33,7 +44,7 @@ function userJson(row: UserRow, roles: string[]) {
     directory_id: row.directoryId,
     // Written only from the event schema's `attributes` (events.ts).
     attributes: (row.attributes ?? null) as DirectoryUser["attributes"],
-    roles,
+    ...effectiveRoles(row, mappingRoles),
     created_at: isoTime(row.createdAt),
     updated_at: isoTime(row.updatedAt),
     deleted_at: isoTime(row.deletedAt),

@@ -1,5 +1,5 @@
 import { firstup } from "./firstup";
-import { scalekit } from "./scalekit";
+import { scalekit } from "./scalekit/adapter";
 import type { ProviderAdapter } from "./types";
 
 /** Registered webhook providers, by the `:provider` path segment. */

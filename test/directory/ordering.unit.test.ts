@@ -47,6 +47,28 @@ const scenarios: Record<string, DirectoryEvent[]> = {
     events.members("g", 100, [], ["u"], "evt_tie_d"),
     events.userUpserted("u", 100, { firstName: "C" }, "evt_tie_0"),
   ],
+  "events in the same millisecond order by their sub-millisecond time, not their ids": [
+    // Ids sort against time on purpose: only the nanoseconds can put these in order.
+    { ...events.userUpserted("u", 100, { firstName: "Created" }, "evt_z"), occurredAtNanos: 100 },
+    { ...events.userUpserted("u", 100, { firstName: "Updated" }, "evt_a"), occurredAtNanos: 200_000 },
+    { ...events.members("g", 100, ["u"], [], "evt_y"), occurredAtNanos: 300_000 },
+    { ...events.members("g", 100, [], ["u"], "evt_b"), occurredAtNanos: 999_999 },
+  ],
+  "a user's group sets compose with membership events": [
+    events.members("g1", 100, ["u"]),
+    events.userWithGroups("u", 200, ["g2", "g3"]),
+    events.members("g1", 150, ["u"]), // older than the set, for a group not in it: refused
+    events.members("g3", 300, [], ["u"]), // newer than the set: wins
+    events.userWithGroups("u", 250, ["g1"]), // newer set, older than the removal above
+  ],
+  "a user's group sets compose with group deletes and group events": [
+    events.groupUpserted("g1", 50, "Real name"),
+    events.userWithGroups("u", 100, ["g1", "g2"]),
+    events.groupDeleted("g2", 200),
+    events.userWithGroups("u", 300, ["g2"]),
+    events.userWithGroups("u", 150, []),
+    events.groupUpserted("g2", 120, "Named by its own event"),
+  ],
 };
 
 let trial = 0;
@@ -115,6 +137,36 @@ describe("the in-order outcomes themselves", () => {
     const state = await inOrderState(scenarios["a group deleted between membership changes"]!);
     expect(state.members).toEqual([{ group_external_id: "g", user_external_id: "u3" }]);
     expect(state.groups).toEqual([expect.objectContaining({ external_id: "g", deleted: 1 })]);
+  });
+
+  it("same-millisecond events apply in their real (sub-millisecond) order", async () => {
+    const state = await inOrderState(scenarios["events in the same millisecond order by their sub-millisecond time, not their ids"]!);
+    expect(state.users).toEqual([expect.objectContaining({ external_id: "u", first_name: "Updated" })]);
+    expect(state.members).toEqual([]);
+  });
+
+  it("a user's group set replaces older memberships, and newer membership events still apply", async () => {
+    const state = await inOrderState(scenarios["a user's group sets compose with membership events"]!);
+    // The newest set (250) is {g1}: the older set's g2 and the late, older add to g1 give way.
+    expect(state.members).toEqual([{ group_external_id: "g1", user_external_id: "u" }]);
+  });
+
+  it("groups named only by a user event exist with that name; a group's own events win", async () => {
+    const state = await inOrderState(scenarios["a user's group sets compose with group deletes and group events"]!);
+    expect(state.groups).toEqual([
+      expect.objectContaining({ external_id: "g1", name: "Real name", deleted: 0 }),
+      expect.objectContaining({ external_id: "g2", name: "Deleted group", deleted: 1 }),
+    ]);
+    // The newest set (300) lists g2, after its delete (200): a member, as for any later add.
+    expect(state.members).toEqual([{ group_external_id: "g2", user_external_id: "u" }]);
+  });
+
+  it("groups: [] leaves the user in no group; a missing groups field changes nothing", async () => {
+    const provider = `sets-${trial++}`;
+    const list = asProvider([events.userWithGroups("u", 100, ["g1"]), events.userUpserted("u", 200, { firstName: "No groups field" })], provider);
+    expect((await deliver(list.map((event) => [event]), provider)).members).toEqual([{ group_external_id: "g1", user_external_id: "u" }]);
+    const [empty] = asProvider([events.userWithGroups("u", 300, [])], provider);
+    expect((await deliver([[empty!]], provider)).members).toEqual([]);
   });
 
   it("user_updated before user_created still yields the user", async () => {

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { providers } from "../../src/providers";
-import { scalekit } from "../../src/providers/scalekit";
+import { scalekit } from "../../src/providers/scalekit/adapter";
 import type { ProviderAdapter } from "../../src/providers/types";
 import { queueMessage } from "../../src/queue-message";
 import { deliverBatch } from "../support/consumer";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { directoryEvent } from "../../src/events";
-import { scalekit } from "../../src/providers/scalekit";
+import { scalekit } from "../../src/providers/scalekit/adapter";
 import { SCALEKIT_ACTIONS, sampleData, scalekitEvent, scalekitGroup, scalekitUser } from "../support/scalekit";
 
 const delivery = (body: unknown) => ({

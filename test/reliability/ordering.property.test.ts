@@ -8,9 +8,9 @@ import { eventMessage, events, fullDirectorySnapshot } from "../support/director
 import { scimUser, upstreamTenant } from "../support/upstream";
 
 /**
- * For random histories of user, group, membership, erasure and upstream-refresh events over a
- * small universe (so events collide on the same records), any arrival order, any duplication and
- * any batching converge to the state in-order delivery produces, field for field.
+ * For random histories of user (with and without their full set of groups), group, membership,
+ * erasure and upstream-refresh events over a small universe (so events collide on the same
+ * records), any arrival order, any duplication and any batching converge to the state in-order delivery produces, field for field.
  *
  * Refreshes are resolved by the real resolver against a real SCIM server, with the consumer's
  * clock set to the step's time: that is the "one clock per subject" the directory relies on (an
@@ -28,6 +28,8 @@ const step = fc.oneof(
   fc.record({ kind: fc.constant("group" as const), group: fc.constantFrom(...GROUPS), name: fc.constantFrom("X", "Y") }),
   fc.record({ kind: fc.constant("groupDelete" as const), group: fc.constantFrom(...GROUPS) }),
   fc.record({ kind: fc.constant("members" as const), group: fc.constantFrom(...GROUPS), added: fc.subarray(USERS), removed: fc.subarray(USERS) }),
+  // A user event carrying the user's full set of groups (Scalekit), mixed with the membership events above.
+  fc.record({ kind: fc.constant("userGroups" as const), user: fc.constantFrom(...USERS), groups: fc.subarray([...GROUPS, "g3"]) }),
 );
 
 type Step = typeof step extends fc.Arbitrary<infer T> ? T : never;
@@ -61,6 +63,8 @@ async function toEvent(item: Step, index: number, provider: string, sameTimeEver
       return { ...events.groupUpserted(item.group, at, item.name, id), provider };
     case "groupDelete":
       return { ...events.groupDeleted(item.group, at, "Deleted", id), provider };
+    case "userGroups":
+      return { ...events.userWithGroups(item.user, at, item.groups, id), provider };
     case "members": {
       const removed = new Set(item.removed);
       return { ...events.members(item.group, at, item.added.filter((user) => !removed.has(user)), item.removed, id), provider };

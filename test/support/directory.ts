@@ -114,6 +114,16 @@ export const events = {
     kind: "group_deleted",
     group: { externalId, name, organizationId: "org_1", directoryId: "dir_1" },
   }),
+  /** A user event carrying the user's full set of groups (Scalekit's `groups`), names from `name:<id>`. */
+  userWithGroups: (externalId: string, occurredAt: number, groups: string[], eventId = `evt_${sequence++}`, occurredAtNanos?: number): DirectoryEvent => ({
+    ...base,
+    eventId,
+    occurredAt,
+    ...(occurredAtNanos !== undefined ? { occurredAtNanos } : {}),
+    kind: "user_upserted",
+    user: { ...profile(externalId), firstName: "First", active: true },
+    groups: groups.map((group) => ({ externalId: group, name: `name:${group}` })),
+  }),
   members: (groupExternalId: string, occurredAt: number, added: string[], removed: string[] = [], eventId = `evt_${sequence++}`): DirectoryEvent => ({
     ...base,
     eventId,
