@@ -24,7 +24,7 @@ export const userAttributes = z
   .refine((attributes) => new TextEncoder().encode(JSON.stringify(attributes)).length <= MAX_ATTRIBUTES_JSON_BYTES, { message: "attributes too large" });
 
 /** Most groups one user event may list (Scalekit sends the user's full set). */
-export const MAX_USER_GROUPS = 1000;
+export const MAX_USER_GROUPS = 5000;
 
 export const directoryUser = z.object({
   externalId: id,
@@ -54,6 +54,20 @@ export const directoryGroup = z.object({
   directoryId: optionalText,
 });
 export type DirectoryGroup = z.infer<typeof directoryGroup>;
+
+/** A directory (a customer's connection to an IdP) as the provider describes it: a full snapshot. */
+export const directoryInfo = z.object({
+  id,
+  organizationId: optionalText,
+  /** How the IdP connects, e.g. `SCIM`. */
+  directoryType: optionalText,
+  /** The identity provider, e.g. `OKTA`. */
+  idpProvider: optionalText,
+  /** Whether the customer has sync switched on; null when the event does not say. */
+  enabled: z.boolean().nullable(),
+  status: optionalText,
+});
+export type DirectoryInfo = z.infer<typeof directoryInfo>;
 
 const eventBase = {
   provider: z.string().min(1).max(64),
@@ -118,6 +132,8 @@ export const directoryEvent = z.discriminatedUnion("kind", [
     kind: z.literal("group_deleted"),
     group: directoryGroup,
   }),
+  /** A directory was enabled or disabled (Scalekit `organization.directory_enabled` / `_disabled`). */
+  z.object({ ...eventBase, kind: z.literal("directory_changed"), directory: directoryInfo }),
   z.object({
     ...eventBase,
     kind: z.literal("group_members_changed"),

@@ -8,11 +8,18 @@ import { directoryEvent, type DirectoryEvent } from "./events";
  * meets a message from a newer deploy retries it (and eventually dead-letters it) instead of
  * misreading it.
  */
-export const QUEUE_MESSAGE_VERSION = 1;
+export const QUEUE_MESSAGE_VERSION = 2;
+/**
+ * Versions this consumer decodes. 2 added sub-millisecond event times, user events' group sets and
+ * provider roles: a version-1 consumer (mid-rollout or after a rollback) must not decode them and
+ * silently drop those fields, so it retries and dead-letters them instead, replayable once the new
+ * code runs. Version-1 messages (in flight, or stored for replay) still decode here.
+ */
+const acceptedVersion = z.union([z.literal(1), z.literal(QUEUE_MESSAGE_VERSION)]);
 
 export const queueMessage = z.discriminatedUnion("kind", [
   z.object({
-    v: z.literal(QUEUE_MESSAGE_VERSION),
+    v: acceptedVersion,
     kind: z.literal("event"),
     receivedAt: z.number().int(),
     event: directoryEvent,
@@ -22,7 +29,7 @@ export const queueMessage = z.discriminatedUnion("kind", [
     absentSince: z.number().int().optional(),
   }),
   z.object({
-    v: z.literal(QUEUE_MESSAGE_VERSION),
+    v: acceptedVersion,
     kind: z.literal("ignored"),
     receivedAt: z.number().int(),
     provider: z.string().min(1).max(64),
@@ -36,7 +43,7 @@ export const queueMessage = z.discriminatedUnion("kind", [
    * dropped, so duplicate or late messages cannot fork the run.
    */
   z.object({
-    v: z.literal(QUEUE_MESSAGE_VERSION),
+    v: acceptedVersion,
     kind: z.literal("reconcile"),
     runId: z.string().min(1).max(64),
     phase: z.enum(["scan", "sweep", "finish"]),
@@ -84,6 +91,14 @@ export function toQueueMessages(event: DirectoryEvent, receivedAt: number): Queu
   const whole: EventMessage = { v: QUEUE_MESSAGE_VERSION, kind: "event", receivedAt, event };
   const wholeBytes = messageBytes(whole);
   if (wholeBytes <= MAX_MESSAGE_BYTES) return { ok: true, messages: [whole] };
+  if (event.kind === "user_upserted" && event.groups) {
+    // A user in thousands of groups: the group names are what does not fit. The set of ids is what
+    // decides memberships; names come with the groups' own events (a group known only from here is
+    // created without one).
+    const slim: EventMessage = { ...whole, event: { ...event, groups: event.groups.map((group) => ({ ...group, name: null })) } };
+    const slimBytes = messageBytes(slim);
+    return slimBytes <= MAX_MESSAGE_BYTES ? { ok: true, messages: [slim] } : { ok: false, code: "message_too_large", bytes: slimBytes };
+  }
   if (event.kind !== "group_members_changed") return { ok: false, code: "message_too_large", bytes: wholeBytes };
 
   // Everything but the member lists, with the longest part id a part could carry.

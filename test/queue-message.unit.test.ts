@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { DirectoryEvent } from "../src/events";
-import { MAX_MESSAGE_BYTES, partEventIds, queueMessage, toQueueMessages, type EventMessage } from "../src/queue-message";
+import { MAX_MESSAGE_BYTES, QUEUE_MESSAGE_VERSION, partEventIds, queueMessage, toQueueMessages, type EventMessage } from "../src/queue-message";
 import { events } from "./support/directory";
 
 /** The Queue's hard limit on one message. */
@@ -51,7 +51,7 @@ describe("queue message sizing (UTF-8 bytes)", () => {
   it("splits an event short in UTF-16 units but over 128 KB in UTF-8 (string length would send it whole)", () => {
     const event = events.members("group_cjk", 1000, cjkIds(2000), [], "evt_cjk_2000");
     if (event.kind !== "group_members_changed") throw new Error("unreachable");
-    const whole = { v: 1, kind: "event", receivedAt: 1_700_000_000_000, event };
+    const whole = { v: QUEUE_MESSAGE_VERSION, kind: "event", receivedAt: 1_700_000_000_000, event };
     expect(JSON.stringify(whole).length).toBeLessThan(MAX_MESSAGE_BYTES);
     expect(jsonBytes(whole)).toBeGreaterThan(QUEUE_LIMIT_BYTES);
     const messages = split(event);
@@ -95,7 +95,7 @@ describe("queue message sizing (UTF-8 bytes)", () => {
 
   it("sends a small event whole", () => {
     const event = events.userUpserted("u_small", 1000);
-    expect(split(event)).toEqual([{ v: 1, kind: "event", receivedAt: 1_700_000_000_000, event }]);
+    expect(split(event)).toEqual([{ v: QUEUE_MESSAGE_VERSION, kind: "event", receivedAt: 1_700_000_000_000, event }]);
   });
 
   it("a non-membership event over the limit is message_too_large, not an endless 503", () => {
@@ -106,5 +106,14 @@ describe("queue message sizing (UTF-8 bytes)", () => {
     const result = toQueueMessages(big, 1);
     expect(result).toMatchObject({ ok: false, code: "message_too_large" });
     expect(result.ok ? 0 : result.bytes).toBeGreaterThan(MAX_MESSAGE_BYTES);
+  });
+});
+
+describe("message versions", () => {
+  it("decodes version-1 messages still in flight or stored for replay, and produces version 2", () => {
+    const event = { provider: "scalekit", eventId: "v1", occurredAt: 1, sourceType: "t", kind: "group_deleted" as const, group: { externalId: "g", name: null, organizationId: null, directoryId: null } };
+    expect(queueMessage.safeParse({ v: 1, kind: "event", receivedAt: 1, event }).success).toBe(true);
+    expect(toQueueMessages(event, 1)).toMatchObject({ ok: true, messages: [{ v: 2 }] });
+    expect(queueMessage.safeParse({ v: 3, kind: "event", receivedAt: 1, event }).success).toBe(false);
   });
 });

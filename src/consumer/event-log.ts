@@ -40,6 +40,8 @@ export function subjectOf(message: DeliveryMessage): string | null {
       return event.group.externalId;
     case "group_members_changed":
       return event.groupExternalId;
+    case "directory_changed":
+      return event.directory.id;
   }
 }
 

@@ -307,3 +307,31 @@ export const destructiveWindows = sqliteTable(
   },
   (table) => [primaryKey({ columns: [table.provider, table.organizationId, table.windowStart] })],
 );
+
+/**
+ * Directories (one per customer connection to an IdP), from Scalekit's
+ * `organization.directory_enabled` / `_disabled` events (and, later, its Directory API). A row is a
+ * snapshot as of `last_event_version`, replaced only by a newer one, so enable/disable events
+ * converge in any arrival order. Keyed by (provider, id): ids are only unique within a provider.
+ */
+export const directories = sqliteTable(
+  "directories",
+  {
+    provider: text("provider").notNull(),
+    id: text("id").notNull(),
+    organizationId: text("organization_id"),
+    /** How the IdP connects, e.g. `SCIM`. */
+    directoryType: text("directory_type"),
+    /** The identity provider behind the directory, e.g. `OKTA`. */
+    idpProvider: text("idp_provider"),
+    /** Null: known, but no event has said whether sync is on. */
+    enabled: integer("enabled", { mode: "boolean" }),
+    /** The provider's own status word, verbatim. */
+    status: text("status"),
+    lastEventAt: integer("last_event_at").notNull(),
+    lastEventVersion: text("last_event_version").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.provider, table.id] }), index("directories_organization_idx").on(table.organizationId)],
+);

@@ -1,12 +1,12 @@
 import { sql, type SQL } from "drizzle-orm";
-import type { DirectoryEvent, DirectoryUser } from "../events";
+import type { DirectoryEvent, DirectoryInfo, DirectoryUser } from "../events";
 import { versionOf } from "./version";
 import { userFingerprint } from "./fingerprint";
 import { foldCaseOrNull } from "./fold";
 
 /**
- * The only code that writes users, groups and memberships (group_members, membership_versions,
- * membership_resets).
+ * The only code that writes users, groups, memberships (group_members, membership_versions,
+ * membership_resets) and directories.
  *
  * Each kind of change is a fixed few set-based statements over a JSON array (`json_each`), so
  * applying a batch costs the same statements whether it holds 1 event or 100, and stays under D1's
@@ -26,6 +26,7 @@ export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
     userForgets: [] as Rows,
     groupSets: [] as Rows,
     groupStubs: [] as Rows,
+    directories: [] as Rows,
   };
   for (const event of events) {
     const base = { provider: event.provider, occurredAt: event.occurredAt, version: versionOf(event) };
@@ -55,6 +56,9 @@ export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
       case "group_deleted":
         rows.groupDeletes.push({ ...base, ...event.group, nameKey: foldCaseOrNull(event.group.name) });
         break;
+      case "directory_changed":
+        rows.directories.push(directoryRow(base, event.directory));
+        break;
       case "group_members_changed":
         rows.memberships.push({ ...base, groupExternalId: event.groupExternalId, added: event.added, removed: event.removed });
         break;
@@ -71,6 +75,7 @@ export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
   // Before the adds: a user's group set first resets their memberships as of its version.
   if (rows.groupSets.length) statements.push(...resetMemberships("users", json(rows.groupSets), now));
   if (rows.memberships.length) statements.push(...changeMembers(rows.memberships, now));
+  if (rows.directories.length) statements.push(upsertDirectories(rows.directories, now));
   return statements;
 }
 
@@ -217,10 +222,10 @@ function deleteGroups(rows: Rows, now: number): SQL[] {
            ${now}, ${now}, r.value ->> 'occurredAt', r.value ->> 'occurredAt', r.value ->> 'version'
     FROM json_each(${payload}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
-      name = coalesce(excluded.name, groups.name),
-      name_key = coalesce(excluded.name_key, groups.name_key),
-      organization_id = coalesce(excluded.organization_id, groups.organization_id),
-      directory_id = coalesce(excluded.directory_id, groups.directory_id),
+      -- The tombstone is exactly what the delete carries, like any snapshot: falling back to the
+      -- stored name would make it depend on which (possibly stub) state arrived before the delete.
+      name = excluded.name, name_key = excluded.name_key,
+      organization_id = excluded.organization_id, directory_id = excluded.directory_id,
       deleted_at = excluded.deleted_at, updated_at = excluded.updated_at,
       last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
     WHERE excluded.last_event_version > groups.last_event_version`,
@@ -362,4 +367,30 @@ function projectMembers(pairs: SQL, now: number, options: { adds: boolean }): SQ
     WHERE group_members.added_at IS NOT excluded.added_at`);
   }
   return statements;
+}
+
+/** A directories row as upsertDirectories reads it from JSON. */
+export function directoryRow(base: VersionedBase, directory: DirectoryInfo): Record<string, unknown> {
+  return { ...base, ...directory, enabled: directory.enabled === null ? null : directory.enabled ? 1 : 0 };
+}
+
+/**
+ * Directory snapshots (an enable/disable event, or a Directory API listing versioned by when it
+ * was read), guarded by version like users and groups: the newest snapshot wins whatever the
+ * arrival order, so enabled → disabled → enabled converges. Nothing else changes: a disabled
+ * directory's users stay as they are (README, "Directories").
+ */
+export function upsertDirectories(rows: Rows, now: number): SQL {
+  return sql`
+    INSERT INTO directories (provider, id, organization_id, directory_type, idp_provider, enabled, status,
+                             last_event_at, last_event_version, created_at, updated_at)
+    SELECT r.value ->> 'provider', r.value ->> 'id', r.value ->> 'organizationId', r.value ->> 'directoryType',
+           r.value ->> 'idpProvider', r.value ->> 'enabled', r.value ->> 'status',
+           r.value ->> 'occurredAt', r.value ->> 'version', ${now}, ${now}
+    FROM json_each(${json(rows)}) AS r WHERE true
+    ON CONFLICT (provider, id) DO UPDATE SET
+      organization_id = excluded.organization_id, directory_type = excluded.directory_type,
+      idp_provider = excluded.idp_provider, enabled = excluded.enabled, status = excluded.status,
+      last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version, updated_at = excluded.updated_at
+    WHERE excluded.last_event_version > directories.last_event_version`;
 }

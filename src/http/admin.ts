@@ -9,12 +9,14 @@ import { log } from "../log";
 import { recentRuns, loadRun, type ReconcileRun } from "../reconcile/runs";
 import { startOrResumeRun } from "../reconcile/start";
 import { isUpstreamProvider, upstreamClient } from "../upstream";
+import { UNSCOPED } from "../directory/read";
 import { adminAuth } from "./auth";
 import { heldEventRoutes } from "./admin-held";
 import type { AppEnv } from "./app-env";
 import { errorResponse } from "./errors";
 import { encodeCursor } from "./opaque-cursor";
 import * as routes from "./openapi-admin";
+import { directoryPage } from "./v1";
 import { isoTime, TypedRouter } from "./openapi-common";
 
 /**
@@ -28,6 +30,7 @@ import { isoTime, TypedRouter } from "./openapi-common";
  * - POST /admin/reconcile/:provider                     start a reconciliation run now (or resume a stalled one)
  * - GET  /admin/reconcile/runs                          recent runs (?provider=firstup&limit=20)
  * - GET  /admin/reconcile/runs/:id                      one run's report
+ * - GET  /admin/directories                            every directory, enabled or disabled (?provider, organization_id, enabled)
  * Requests and responses are declared in openapi-admin.ts (served at /openapi.json).
  */
 export interface AdminRouteOptions {
@@ -111,6 +114,8 @@ export function adminRoutes(options: AdminRouteOptions = {}) {
     const runs = await recentRuns(c.env.DB, query.provider ?? null, query.limit);
     return c.json({ runs: runs.map(runReport) }, 200);
   });
+
+  app.openapi(routes.listDirectories, async (c) => c.json(await directoryPage(c.env.DB, c.req.valid("query"), UNSCOPED), 200));
 
   app.openapi(routes.getRun, async (c) => {
     const run = await loadRun(c.env.DB, c.req.valid("param").id);

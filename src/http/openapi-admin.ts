@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { eventStatuses, reconcileStatuses } from "../directory/schema";
 import { storedDelivery } from "../ledger/quarantine";
+import { directoriesPage, directoriesQuery } from "./openapi-v1";
 import { cursorOf } from "./opaque-cursor";
 import { ADMIN_SECURITY, defineRoute, adminAuthResponses, cursorParam, errorBody, errorResponses, issueList, jsonResponse, nextCursor, pageLimit, timestamp } from "./openapi-common";
 
@@ -213,4 +214,18 @@ export const getRun = defineRoute({
   security: ADMIN_SECURITY,
   request: { params: z.object({ id: z.string() }) },
   responses: { ...adminAuthResponses, 200: jsonResponse(RunReport, "The run.") },
+});
+
+export const listDirectories = defineRoute({
+  method: "get",
+  path: "/directories",
+  summary: "Every directory, enabled or disabled",
+  description: "The same rows as GET /v1/directories, for operators: a disabled directory is a customer switching sync off.",
+  security: ADMIN_SECURITY,
+  request: { query: directoriesQuery },
+  responses: {
+    ...adminAuthResponses,
+    200: directoriesPage,
+    400: errorResponses.invalidQuery,
+  },
 });

@@ -139,3 +139,44 @@ export const listGroupMembers = defineRoute({
     400: errorResponses.invalidQuery,
   },
 });
+
+export const Directory = z
+  .object({
+    id: z.string().meta({ description: "`provider:directory_id`.", example: "scalekit:dir_123" }),
+    provider: z.string(),
+    directory_id: z.string().meta({ description: "The provider's id for the directory (Scalekit `dir_…`)." }),
+    organization_id: z.string().nullable(),
+    directory_type: z.string().nullable().meta({ description: "How the IdP connects, e.g. `SCIM`." }),
+    idp_provider: z.string().nullable().meta({ description: "The identity provider behind it, e.g. `OKTA`." }),
+    enabled: z.boolean().nullable().meta({ description: "Whether the customer has sync switched on; null when no event has said. A disabled directory is not reconciled; its users stay as they are." }),
+    status: z.string().nullable().meta({ description: "The provider's own status word, verbatim." }),
+    last_event_at: z.iso.datetime().meta({ description: "When the provider says the last applied directory event happened." }),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: "Directory" });
+
+/** The directories list's query, shared by GET /v1/directories and GET /admin/directories. */
+export const directoriesQuery = z.object({
+  provider: provider.optional(),
+  organization_id: organizationId.optional(),
+  enabled: bool.optional().meta({ description: "`true` or `false` (directories whose state is unknown match neither)." }),
+  cursor,
+  limit,
+});
+
+export const directoriesPage = jsonResponse(z.object({ directories: z.array(Directory), next_cursor: nextCursor }), "A page of directories, in (provider, directory_id) order.");
+
+export const listDirectories = defineRoute({
+  method: "get",
+  path: "/directories",
+  summary: "List directories (enabled or disabled)",
+  description: "Directories the providers have told us about (Scalekit `organization.directory_enabled` / `_disabled`). An organization-scoped read token sees only its organization's.",
+  security: READ_SECURITY,
+  request: { query: directoriesQuery },
+  responses: {
+    ...readAuthResponses,
+    200: directoriesPage,
+    400: errorResponses.invalidQuery,
+  },
+});

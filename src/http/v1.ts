@@ -2,6 +2,9 @@ import type { DirectoryUser } from "../events";
 import { readConfig } from "../config";
 import { getGroup, getUser, groupMemberPage, listGroups, listUsers, membershipsOf, type Cursor, type GroupRow, type UserRow } from "../directory/read";
 import { rolesFor } from "../directory/roles";
+import { listDirectories, type DirectoryRow } from "../directory/directories";
+import type { ReadScope } from "../directory/read";
+import type * as z from "zod";
 import { readAuth, type ReadEnv } from "./auth";
 import { errorResponse } from "./errors";
 import { encodeCursor } from "./opaque-cursor";
@@ -66,6 +69,30 @@ function groupJson(row: GroupRow) {
   };
 }
 
+function directoryJson(row: DirectoryRow) {
+  return {
+    id: `${row.provider}:${row.id}`,
+    provider: row.provider,
+    directory_id: row.id,
+    organization_id: row.organizationId,
+    directory_type: row.directoryType,
+    idp_provider: row.idpProvider,
+    enabled: row.enabled,
+    status: row.status,
+    last_event_at: isoTime(row.lastEventAt),
+    created_at: isoTime(row.createdAt),
+    updated_at: isoTime(row.updatedAt),
+  };
+}
+
+/** A page of directories as GET /v1/directories and GET /admin/directories answer it. */
+export async function directoryPage(d1: D1Database, query: z.output<typeof routes.directoriesQuery>, scope: ReadScope) {
+  const { cursor: after, limit: size, organization_id, ...filters } = query;
+  const rows = await listDirectories(d1, { ...filters, organizationId: organization_id }, { after: after ?? null, limit: size + 1 }, scope);
+  const page = rows.slice(0, size);
+  return { directories: page.map(directoryJson), next_cursor: rows.length > size ? encodeCursor([page.at(-1)!.provider, page.at(-1)!.id]) : null };
+}
+
 export function v1Routes() {
   const app = new TypedRouter<ReadEnv>();
   app.use("*", readAuth());
@@ -108,6 +135,8 @@ export function v1Routes() {
     const page = rows.slice(0, query.limit);
     return c.json({ groups: page.map(groupJson), next_cursor: rows.length > query.limit ? positionCursor(page.at(-1)!) : null }, 200);
   });
+
+  app.openapi(routes.listDirectories, async (c) => c.json(await directoryPage(c.env.DB, c.req.valid("query"), c.get("readScope")), 200));
 
   app.openapi(routes.listGroupMembers, async (c) => {
     const query = c.req.valid("query");

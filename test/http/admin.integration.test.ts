@@ -1,3 +1,4 @@
+import { QUEUE_MESSAGE_VERSION } from "../../src/queue-message";
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { capturingQueue } from "../support/reconcile";
@@ -43,7 +44,7 @@ describe("operator routes", () => {
     expect(first.status).toBe(202);
     const started = (await first.json()) as { started: boolean; run: { id: string; status: string } };
     expect(started).toMatchObject({ started: true, run: { status: "running", provider: "firstup", trigger: "manual", pages: 0 } });
-    expect(sent).toEqual([{ v: 1, kind: "reconcile", runId: started.run.id, phase: "scan", cursor: "1" }]);
+    expect(sent).toEqual([{ v: QUEUE_MESSAGE_VERSION, kind: "reconcile", runId: started.run.id, phase: "scan", cursor: "1" }]);
 
     const second = await callApp(new Request(`${BASE}/reconcile/firstup`, { method: "POST", headers: auth }), tenant.env({ EVENTS_QUEUE: queue }));
     expect(second.status).toBe(200);

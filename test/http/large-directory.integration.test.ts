@@ -175,6 +175,7 @@ describe("every list route is covered here", () => {
     "/v1/users",
     "/v1/groups",
     "/v1/groups/:provider/:externalId/members",
+    "/v1/directories",
     "/scim/v2/Users",
     "/scim/v2/Groups",
     "/scim/v2/Users/.search",
@@ -184,6 +185,7 @@ describe("every list route is covered here", () => {
     "/admin/events",
     "/admin/dead-letters",
     "/admin/reconcile/runs",
+    "/admin/directories",
   ];
 
   it("a new list route (GET, or POST /.search) fails this test until it is walked below", () => {
@@ -254,6 +256,54 @@ describe("/v1 lists, followed to the end", () => {
       expected,
     );
     expect(body.roles).toEqual(["équipe"]);
+  });
+});
+
+/** 450 directories over both organizations and none (the seed has none), every third disabled. */
+const DIRECTORY_COUNT = 450;
+const seededDirectories = Array.from({ length: DIRECTORY_COUNT }, (_, i) => ({
+  provider: LARGE_PROVIDER,
+  externalId: `dir_${String(i).padStart(4, "0")}`,
+  organizationId: [ORG_NORD, ORG_SUD, null][i % 3] ?? null,
+  enabled: i % 3 !== 0,
+}));
+
+async function seedDirectories() {
+  const rows = JSON.stringify(seededDirectories);
+  await env.DB.prepare(
+    `INSERT INTO directories (provider, id, organization_id, directory_type, idp_provider, enabled, status, last_event_at, last_event_version, created_at, updated_at)
+     SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'organizationId', 'SCIM', 'OKTA', r.value ->> 'enabled', NULL, 0, '0', 0, 0
+     FROM json_each(?) AS r`,
+  )
+    .bind(rows)
+    .run();
+}
+
+describe("directory lists, followed to the end", () => {
+  beforeAll(seedDirectories);
+
+  it.each(scopes)("GET /v1/directories?limit=200 ($name): every directory once", async ({ headers, organizationId }) => {
+    const rows = await walkCursor<{ provider: string; directory_id: string }>("/v1/directories", "directories", V1_MAX, headers);
+    expectExactly(
+      rows.map((row) => `${row.provider}:${row.directory_id}`),
+      seededDirectories.filter(visible(organizationId)).map(key),
+    );
+  });
+
+  it("GET /admin/directories?limit=200: every directory once", async () => {
+    const rows = await walkCursor<{ id: string }>("/admin/directories", "directories", V1_MAX, ADMIN);
+    expectExactly(
+      rows.map((row) => row.id),
+      seededDirectories.map(key),
+    );
+  });
+
+  it("GET /v1/directories?enabled=false&limit=37 (admin): the filter holds across pages", async () => {
+    const rows = await walkCursor<{ id: string }>("/v1/directories?enabled=false", "directories", 37, ADMIN);
+    expectExactly(
+      rows.map((row) => row.id),
+      seededDirectories.filter((d) => !d.enabled).map(key),
+    );
   });
 });
 
@@ -392,7 +442,7 @@ describe("/admin lists at their largest page, followed to the end", () => {
   });
 
   it.each([NORD, SUD])("every admin list refuses a read token with 403, never a 5xx (%j)", async (headers) => {
-    for (const path of ["/admin/events?limit=200", "/admin/dead-letters?limit=200", "/admin/reconcile/runs?limit=100"]) {
+    for (const path of ["/admin/events?limit=200", "/admin/dead-letters?limit=200", "/admin/reconcile/runs?limit=100", "/admin/directories?limit=200"]) {
       expect((await get(path, headers)).status, path).toBe(403);
     }
   });
@@ -416,6 +466,7 @@ describe("what a page costs in D1 round trips", () => {
     { route: "/scim/v2/Users (page and count in one batch, then groups)", small: "/scim/v2/Users?count=10", large: `/scim/v2/Users?count=${MAX_RESULTS}`, reader: SUD, trips: 2 },
     { route: "/scim/v2/Groups (page and count in one batch, then members)", small: "/scim/v2/Groups?count=10", large: `/scim/v2/Groups?count=${MAX_RESULTS}`, reader: SUD, trips: 2 },
     { route: "/scim/v2/Groups?excludedAttributes=members", small: "/scim/v2/Groups?count=10&excludedAttributes=members", large: `/scim/v2/Groups?count=${MAX_RESULTS}&excludedAttributes=members`, reader: SUD, trips: 1 },
+    { route: "/v1/directories", small: "/v1/directories?limit=10", large: `/v1/directories?limit=${V1_MAX}`, reader: SUD, trips: 1 },
     { route: "/admin/events", small: "/admin/events?limit=10", large: `/admin/events?limit=${ADMIN_EVENTS_MAX}`, reader: ADMIN, trips: 1 },
   ])("$route: $trips, whatever the page size", async ({ small, large, reader, trips }) => {
     expect(await roundTrips(small)).toBe(trips);

@@ -103,6 +103,8 @@ describe("GET /openapi.json", () => {
     await check("/v1/users/scalekit/orga_alice", v1Contract.getUser, 200);
     await check("/v1/groups", v1Contract.listGroups, 200);
     await check("/v1/groups/scalekit/orga_eng/members", v1Contract.listGroupMembers, 200);
+    await check("/v1/directories", v1Contract.listDirectories, 200);
+    await check("/admin/directories", adminContract.listDirectories, 200, ADMIN);
     await check("/v1/users?limit=0", v1Contract.listUsers, 400);
     await check("/v1/users/scalekit/nobody", v1Contract.getUser, 404);
     await check("/admin/events", adminContract.listEvents, 200, ADMIN);

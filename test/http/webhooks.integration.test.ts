@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { queueMessage } from "../../src/queue-message";
+import { QUEUE_MESSAGE_VERSION, queueMessage } from "../../src/queue-message";
 import { ROTATED_OUT_SECRET, signedHeaders } from "../support/sign";
 import { scalekitEvent, scalekitUser } from "../support/scalekit";
 import { callApp, failingQueue, recordingQueue } from "../support/worker";
@@ -148,7 +148,7 @@ describe("POST /webhooks/:provider", () => {
     const members = Array.from({ length: 2000 }, (_, i) => `${"用户".repeat(17)}${String(i).padStart(6, "0")}`);
     const event = scalekitEvent("group_membership_updated", { group_id: "group_cjk", added_members: members }, { id: "evt_cjk_members" });
     // The whole event is under 100 K UTF-16 units but far over the Queue's 128 KB in bytes.
-    const whole = { v: 1, kind: "event", receivedAt: Date.now(), event: { provider: "scalekit", eventId: "x", occurredAt: 1, sourceType: "t", kind: "group_members_changed", groupExternalId: "group_cjk", added: members, removed: [] } };
+    const whole = { v: QUEUE_MESSAGE_VERSION, kind: "event", receivedAt: Date.now(), event: { provider: "scalekit", eventId: "x", occurredAt: 1, sourceType: "t", kind: "group_members_changed", groupExternalId: "group_cjk", added: members, removed: [] } };
     expect(JSON.stringify(whole).length).toBeLessThan(100 * 1024);
     await expect(env.EVENTS_QUEUE.send(whole, { contentType: "json" })).rejects.toThrow();
 

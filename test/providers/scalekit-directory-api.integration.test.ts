@@ -272,3 +272,29 @@ describe("Scalekit Directory API client", () => {
     });
   });
 });
+
+describe("Scalekit client hardening", () => {
+  it("refuses a non-https environment URL outside loopback (the client secret would travel in clear)", async () => {
+    const { scalekitDirectoryApiFromEnv } = await import("../../src/providers/scalekit/directory-api");
+    const base = { SCALEKIT_CLIENT_ID: "id", SCALEKIT_CLIENT_SECRET: "secret" } as unknown as Env;
+    expect(() => scalekitDirectoryApiFromEnv({ ...base, SCALEKIT_ENVIRONMENT_URL: "http://acme.scalekit.example" } as Env)).toThrow(/not_https/);
+    expect(scalekitDirectoryApiFromEnv({ ...base, SCALEKIT_ENVIRONMENT_URL: "http://127.0.0.1:8789" } as Env)).not.toBeNull();
+    expect(scalekitDirectoryApiFromEnv({ ...base, SCALEKIT_ENVIRONMENT_URL: "https://acme.scalekit.example" } as Env)).not.toBeNull();
+  });
+
+  it("caches a token whose response has no expires_in instead of fetching one per call", async () => {
+    const { createScalekitDirectoryApi } = await import("../../src/providers/scalekit/directory-api");
+    let tokenRequests = 0;
+    const fetch = (async (input: RequestInfo | URL) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (url.endsWith("/oauth/token")) {
+        tokenRequests++;
+        return Response.json({ access_token: "t", token_type: "Bearer" });
+      }
+      return Response.json({ organizations: [], next_page_token: "" });
+    }) as typeof globalThis.fetch;
+    const api = createScalekitDirectoryApi({ environmentUrl: "https://acme.scalekit.example", clientId: "id", clientSecret: "secret", fetch });
+    for (let i = 0; i < 5; i++) await api.listOrganizations();
+    expect(tokenRequests).toBe(1);
+  });
+});

@@ -1,3 +1,4 @@
+import { QUEUE_MESSAGE_VERSION } from "../../src/queue-message";
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createRun } from "../../src/reconcile/runs";
@@ -60,7 +61,7 @@ describe("one running reconciliation per provider and scope", () => {
     expect([a.started, b.started].sort()).toEqual([false, true]);
     expect(a.run.id).toBe(b.run.id);
     expect(await runningRuns()).toEqual([{ id: a.run.id, scope: "" }]);
-    expect(captured.sent).toEqual([{ v: 1, kind: "reconcile", runId: a.run.id, phase: "scan", cursor: "1" }]);
+    expect(captured.sent).toEqual([{ v: QUEUE_MESSAGE_VERSION, kind: "reconcile", runId: a.run.id, phase: "scan", cursor: "1" }]);
   });
 
   it("POST /admin/reconcile/firstup twice at once: one 202 that started the run, one 200 with the same run", async () => {
@@ -107,6 +108,6 @@ describe("one running reconciliation per provider and scope", () => {
     clock += 11 * 60 * 1000;
     const results = await Promise.all([startOrResumeRun(deps, "firstup", "manual"), startOrResumeRun(deps, "firstup", "cron")]);
     expect(results.map((result) => result.resumed).sort()).toEqual([false, true]);
-    expect(captured.sent).toEqual([{ v: 1, kind: "reconcile", runId: run.id, phase: "scan", cursor: "1" }]);
+    expect(captured.sent).toEqual([{ v: QUEUE_MESSAGE_VERSION, kind: "reconcile", runId: run.id, phase: "scan", cursor: "1" }]);
   });
 });

@@ -1,3 +1,4 @@
+import { QUEUE_MESSAGE_VERSION } from "../../src/queue-message";
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { loadRun } from "../../src/reconcile/runs";
@@ -171,7 +172,7 @@ describe("reconciliation", () => {
     clock += 11 * 60 * 1000;
     const resumed = await startOrResumeRun({ d1: env.DB, queue: captured.queue, now }, "firstup", "test");
     expect(resumed).toMatchObject({ started: false, resumed: true });
-    expect(captured.sent).toEqual([{ v: 1, kind: "reconcile", runId: run.id, phase: "scan", cursor: "101" }]);
+    expect(captured.sent).toEqual([{ v: QUEUE_MESSAGE_VERSION, kind: "reconcile", runId: run.id, phase: "scan", cursor: "101" }]);
     captured.sent.push({ ...captured.sent[0]! });
     await drive(captured, { clientFor, config, now }, 100);
 

@@ -18,6 +18,8 @@ import { parseEventTime } from "./event-time";
  */
 
 const EVENT_PREFIX = "organization.directory.";
+/** Directory lifecycle events sit outside EVENT_PREFIX: `organization.directory_enabled` / `_disabled`. */
+const DIRECTORY_EVENTS: Record<string, boolean> = { "organization.directory_enabled": true, "organization.directory_disabled": false };
 const id = z.string().min(1).max(256);
 const text = z.string().max(1024).nullish();
 const looseObject = z.record(z.string(), z.unknown()).nullish();
@@ -62,10 +64,13 @@ const userData = z.object({
   directory_id: text,
   dp_id: text,
   preferred_username: text,
-  ...Object.fromEntries(Object.keys(ENTERPRISE_FIELDS).map((field) => [field, text])),
+  // Any length here: boundAttributes caps what is stored, so a long picture URL or title drops
+  // that value instead of quarantining the whole event.
+  ...Object.fromEntries(Object.keys(ENTERPRISE_FIELDS).map((field) => [field, z.string().nullish()])),
   address: looseObject,
   roles: z
-    .array(z.object({ role_name: z.string().min(1).max(256) }))
+    // An empty or overlong role name is dropped (below), never a reason to lose the event.
+    .array(z.object({ role_name: z.string() }))
     .max(100)
     .nullish(),
   groups: z
@@ -111,6 +116,18 @@ const membershipData = z.object({
   removed_members: z.array(memberRef).nullish(),
 });
 
+// Documented `data` of the directory events; `updated_at` and `last_sync_at` are accepted, not stored.
+const directoryData = z.object({
+  id,
+  directory_type: text,
+  enabled: z.boolean().nullish(),
+  organization_id: text,
+  provider: text,
+  status: text,
+  updated_at: text,
+  last_sync_at: text,
+});
+
 type Envelope = z.infer<typeof envelope>;
 type Common = Pick<DirectoryEvent, "provider" | "eventId" | "occurredAt" | "occurredAtNanos" | "sourceType">;
 
@@ -135,6 +152,25 @@ const handlers: Record<string, (data: unknown, common: Common, env: Envelope) =>
   },
 };
 
+/** `enabled` from the body when it says, else from the event type that carries it. */
+const directoryChanged =
+  (enabledByType: boolean) =>
+  (data: unknown, common: Common, env: Envelope): DirectoryEvent => {
+    const directory = directoryData.parse(data);
+    return {
+      ...common,
+      kind: "directory_changed",
+      directory: {
+        id: directory.id,
+        organizationId: directory.organization_id ?? env.organization_id ?? null,
+        directoryType: directory.directory_type ?? null,
+        idpProvider: directory.provider ?? null,
+        enabled: directory.enabled ?? enabledByType,
+        status: directory.status ?? null,
+      },
+    };
+  };
+
 function userUpserted(data: UserData, common: Common, env: Envelope): DirectoryEvent {
   // `groups` is the user's full set; null or absent says nothing about memberships.
   const groups = data.groups ? dedupeGroups(data.groups) : null;
@@ -147,7 +183,7 @@ function dedupeGroups(groups: { id: string; name?: string | null }[]) {
 }
 
 function toUser(data: UserData, env: Envelope): DirectoryUser {
-  const roles = [...new Set((data.roles ?? []).map((role) => role.role_name))].sort();
+  const roles = [...new Set((data.roles ?? []).map((role) => role.role_name.trim()).filter((name) => name !== "" && name.length <= 256))].sort();
   return {
     externalId: data.id,
     email: data.email ?? null,
@@ -193,7 +229,11 @@ export const scalekit: ProviderAdapter = {
     if (!eventId) return { outcome: "invalid", issues: ["id: missing (and no webhook-id header)"] };
 
     const action = env.type.startsWith(EVENT_PREFIX) ? env.type.slice(EVENT_PREFIX.length) : undefined;
-    const handler = action !== undefined && Object.hasOwn(handlers, action) ? handlers[action] : undefined;
+    const handler = Object.hasOwn(DIRECTORY_EVENTS, env.type)
+      ? directoryChanged(DIRECTORY_EVENTS[env.type]!)
+      : action !== undefined && Object.hasOwn(handlers, action)
+        ? handlers[action]
+        : undefined;
     if (!handler) return { outcome: "ignored", eventId, sourceType: env.type, reason: "unsupported_event_type" };
 
     // The provider's event time orders state changes, to the nanosecond it gives; the signed

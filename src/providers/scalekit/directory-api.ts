@@ -72,6 +72,9 @@ export const MAX_DIRECTORY_PAGE_SIZE = 30;
 /** ListOrganizationsRequest: "Must be between 10 and 100" (its OpenAPI description). */
 export const MAX_ORGANIZATION_PAGE_SIZE = 100;
 /** Stop using a token this long before it expires (at most half its lifetime). */
+/** Token lifetime assumed when the token response does not say (RFC 6749 makes expires_in optional). */
+const DEFAULT_TOKEN_LIFETIME_SECONDS = 300;
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const TOKEN_EXPIRY_MARGIN_MS = 60_000;
 const BACKOFF_BASE_MS = 500;
 
@@ -243,7 +246,9 @@ export function createScalekitDirectoryApi(options: ScalekitDirectoryApiOptions)
     }
     const parsed = tokenResponse.safeParse(await readJson(response, label));
     if (!parsed.success) throw new ScalekitApiError("protocol", response.status, `${label}: not a token response`);
-    const lifetimeMs = (parsed.data.expires_in ?? 0) * 1000;
+    // A token response without expires_in is cached for a conservative default, not refetched on
+    // every call; a rejected token is refreshed on its first 401 anyway.
+    const lifetimeMs = (parsed.data.expires_in ?? DEFAULT_TOKEN_LIFETIME_SECONDS) * 1000;
     cached = { token: parsed.data.access_token, staleAt: now() + lifetimeMs - Math.min(TOKEN_EXPIRY_MARGIN_MS, lifetimeMs / 2) };
     return parsed.data.access_token;
   }
@@ -396,6 +401,9 @@ export function scalekitDirectoryApiFromEnv(env: Env, overrides: Partial<Scaleki
   const clientSecret = String(env.SCALEKIT_CLIENT_SECRET ?? "").trim();
   if (!environmentUrl || !clientId || !clientSecret) return null;
   if (!z.url({ protocol: /^https?$/ }).safeParse(environmentUrl).success) throw new ConfigError(["SCALEKIT_ENVIRONMENT_URL: invalid_url"]);
+  // The client secret and bearer tokens travel to this URL: https only, except on loopback (the local API).
+  const { protocol, hostname } = new URL(environmentUrl);
+  if (protocol !== "https:" && !LOOPBACK_HOSTS.has(hostname)) throw new ConfigError(["SCALEKIT_ENVIRONMENT_URL: not_https"]);
   return createScalekitDirectoryApi({ environmentUrl, clientId, clientSecret, ...overrides });
 }
 
