@@ -5,6 +5,7 @@ import { directoryEvent, type DirectoryEvent } from "../../src/events";
 import { scalekit } from "../../src/providers/scalekit/adapter";
 import { deliverBatch } from "../support/consumer";
 import { eventMessage, events } from "../support/directory";
+import { signedDelivery } from "../support/scalekit";
 
 /**
  * Directory lifecycle: Scalekit's `organization.directory_enabled` / `_disabled` recorded as a
@@ -39,14 +40,7 @@ function directoryWebhook(type: "organization.directory_enabled" | "organization
   };
 }
 
-const delivery = (body: unknown) => ({
-  body,
-  rawBody: new TextEncoder().encode(JSON.stringify(body)),
-  headers: new Headers(),
-  webhookId: "msg_header_id",
-  signedAtMs: 1_700_000_000_000,
-  receivedAtMs: 1_700_000_001_000,
-});
+const delivery = (body: unknown) => signedDelivery(body);
 
 describe("the Scalekit adapter reads directory events", () => {
   it("maps organization.directory_enabled in the documented shape to directory_changed", () => {

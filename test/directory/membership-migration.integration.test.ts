@@ -1,9 +1,8 @@
 import { applyD1Migrations, env } from "cloudflare:test";
+import { all, apply, rebuildBefore } from "../support/migrations";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { DirectoryEvent } from "../../src/events";
 import { eventVersion } from "../../src/directory/version";
-import { deliverBatch } from "../support/consumer";
-import { eventMessage, events } from "../support/directory";
+import { events } from "../support/directory";
 
 /**
  * Migration 0003 (current memberships) on a database holding the old shape: group_members rows
@@ -14,18 +13,6 @@ import { eventMessage, events } from "../support/directory";
 const MIGRATION = "0003_current_memberships.sql";
 const v = (at: number, id: string) => eventVersion(at, id);
 
-async function rebuildBefore(migration: string) {
-  const { results } = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all<{ name: string }>();
-  await env.DB.batch(results.map(({ name }) => env.DB.prepare(`DROP TABLE "${name}"`)));
-  await applyD1Migrations(env.DB, env.TEST_MIGRATIONS.filter((m) => m.name < migration));
-}
-
-async function apply(...batch: DirectoryEvent[]) {
-  const { result } = await deliverBatch(batch.map((event) => eventMessage(event)));
-  expect(result.retryMessages).toEqual([]);
-}
-
-const all = async (query: string) => (await env.DB.prepare(query).all()).results;
 
 describe(`migration ${MIGRATION}`, () => {
   beforeAll(async () => {

@@ -2,19 +2,13 @@ import { describe, expect, it } from "vitest";
 import { directoryEvent } from "../../src/events";
 import { scalekit } from "../../src/providers/scalekit/adapter";
 import { toQueueMessages, MAX_MESSAGE_BYTES, messageBytes } from "../../src/queue-message";
+import { signedDelivery } from "../support/scalekit";
 
 /**
  * An authentic user event is never lost for a detail: an empty role, an overlong optional field or
  * a user in thousands of groups is still applied (found by review).
  */
-const delivery = (body: unknown) => ({
-  body,
-  rawBody: new TextEncoder().encode(JSON.stringify(body)),
-  headers: new Headers(),
-  webhookId: "msg_1",
-  signedAtMs: 1_700_000_000_000,
-  receivedAtMs: 1_700_000_001_000,
-});
+const delivery = (body: unknown) => signedDelivery(body, "msg_1");
 const userEvent = (data: Record<string, unknown>) => ({
   spec_version: "1",
   id: "evt_lenient",

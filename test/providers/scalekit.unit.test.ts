@@ -1,16 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { directoryEvent } from "../../src/events";
 import { scalekit } from "../../src/providers/scalekit/adapter";
-import { SCALEKIT_ACTIONS, sampleData, scalekitEvent, scalekitGroup, scalekitUser } from "../support/scalekit";
+import { SCALEKIT_ACTIONS, sampleData, scalekitEvent, scalekitGroup, scalekitUser, signedDelivery } from "../support/scalekit";
 
-const delivery = (body: unknown) => ({
-  body,
-  rawBody: new TextEncoder().encode(JSON.stringify(body)),
-  headers: new Headers(),
-  webhookId: "msg_header_id",
-  signedAtMs: 1_700_000_000_000,
-  receivedAtMs: 1_700_000_001_000,
-});
+const delivery = (body: unknown) => signedDelivery(body);
 
 describe("scalekit adapter", () => {
   it.each(SCALEKIT_ACTIONS)("maps organization.directory.%s to a valid neutral event", (action) => {

@@ -57,3 +57,13 @@ export function sampleData(action: ScalekitAction): Record<string, unknown> {
   if (action === "group_membership_updated") return { group_id: "group_eng", added_members: ["user_abc123"], removed_members: [] };
   return scalekitGroup();
 }
+
+/** What an adapter is handed for a signed delivery of `body` (as ingress builds it). */
+export const signedDelivery = (body: unknown, webhookId = "msg_header_id") => ({
+  body,
+  rawBody: new TextEncoder().encode(JSON.stringify(body)),
+  headers: new Headers(),
+  webhookId,
+  signedAtMs: 1_700_000_000_000,
+  receivedAtMs: 1_700_000_001_000,
+});
