@@ -1,16 +1,19 @@
 import { backfillFoldKeys } from "./directory/fold-backfill";
 import { log } from "./log";
 import { startOrResumeRun, resumeStalledRuns } from "./reconcile/start";
-import { upstreamClient, upstreamProviders } from "./upstream";
+import { reconcileSources } from "./providers";
 
 /** wrangler.toml [triggers]: the nightly run, and the watchdog that resumes stalled runs. */
 export const NIGHTLY_RECONCILE_CRON = "0 3 * * *";
 export const WATCHDOG_CRON = "*/15 * * * *";
+/** Cheap incremental runs (`updated_after`) for sources that support them (Scalekit). */
+export const HOURLY_RECONCILE_CRON = "30 * * * *";
 
 /**
  * Every trigger resumes stalled runs and fills case-folded keys left from before migration 0002;
- * the nightly one also starts a run for each provider whose SCIM upstream is configured, so
- * anything a missed webhook left wrong heals by morning.
+ * the nightly one also starts a full run for each provider whose upstream is configured, so
+ * anything a missed webhook left wrong heals by morning; the hourly one starts an incremental run
+ * (changes since the last completed run, removing nobody) for sources that offer one.
  */
 export async function handleScheduled(controller: ScheduledController, env: Env, now: () => number = Date.now): Promise<void> {
   const deps = { d1: env.DB, queue: env.EVENTS_QUEUE, now };
@@ -18,9 +21,11 @@ export async function handleScheduled(controller: ScheduledController, env: Env,
   if (resumed.length) log("reconcile.watchdog", { resumed: resumed.map((run) => run.id) });
   const folded = await backfillFoldKeys(env.DB);
   if (folded) log("directory.fold_keys_backfilled", { rows: folded });
-  if (controller.cron !== NIGHTLY_RECONCILE_CRON) return;
-  for (const provider of upstreamProviders) {
-    if (!upstreamClient(env, provider)) continue;
-    await startOrResumeRun(deps, provider, "cron");
+  const trigger = controller.cron === NIGHTLY_RECONCILE_CRON ? "cron" : controller.cron === HOURLY_RECONCILE_CRON ? "hourly" : null;
+  if (!trigger) return;
+  for (const source of reconcileSources.values()) {
+    if (trigger === "hourly" && !source.incremental) continue;
+    if (!source.clientFromEnv(env)) continue;
+    await startOrResumeRun(deps, source.provider, trigger);
   }
 }

@@ -3,7 +3,7 @@ import type { SQL } from "drizzle-orm";
 import type { ConsumerConfig } from "../config";
 import { directoryWrites } from "../directory/writes";
 import type { DirectoryEvent } from "../events";
-import type { ScimClient } from "../upstream/scim-client";
+import type { RefreshUpstream } from "../providers/types";
 import type { DeliveryMessage } from "../queue-message";
 import { log } from "../log";
 import { runAtomically } from "../d1";
@@ -16,7 +16,7 @@ export interface ApplyOptions {
   now: () => number;
   retryBaseSeconds: number;
   /** The provider's SCIM upstream, for events that carry only an id; null when not configured. */
-  upstreamFor: (provider: string) => ScimClient | null;
+  upstreamFor: (provider: string) => RefreshUpstream | null;
   /** Where events that must look at the upstream again later are re-queued. */
   queue: Queue;
   config: ConsumerConfig;

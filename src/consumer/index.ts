@@ -1,9 +1,9 @@
 import { consumerConfig, deadLetterQueueName, reconcileConfig } from "../config";
 import { log } from "../log";
 import { queueMessage, type DeliveryMessage, type ReconcileMessage } from "../queue-message";
-import { isUpstreamProvider, upstreamClient } from "../upstream";
-import { spacedFetch } from "../upstream/rate-limit";
-import type { ScimClient } from "../upstream/scim-client";
+import { providerModules, reconcileSources } from "../providers";
+import { spacedFetch } from "../providers/shared/rate-limit";
+import type { RefreshUpstream } from "../providers/types";
 import { applyEventBatch } from "./apply-batch";
 import { retryDelaySeconds } from "./backoff";
 import { recordDeadLetterBatch } from "./dead-letters";
@@ -43,16 +43,24 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, n
     }
   }
 
-  // One client per upstream per invocation, so its rate limit spans every lookup in the batch.
-  const clients = new Map<string, ScimClient | null>();
-  const clientFor = (provider: string) => {
-    if (!clients.has(provider)) {
-      const fetch = spacedFetch({ perSecond: config.upstreamMaxRequestsPerSecond, maxRequests: UPSTREAM_REQUESTS_PER_INVOCATION });
-      clients.set(provider, isUpstreamProvider(provider) ? upstreamClient(env, provider, { fetch }) : null);
+  // One budgeted fetch per upstream per invocation, so its rate limit spans every request in the
+  // batch, lookups and reconciliation steps alike.
+  const fetches = new Map<string, typeof fetch>();
+  const fetchFor = (provider: string) => {
+    let budgeted = fetches.get(provider);
+    if (!budgeted) {
+      budgeted = spacedFetch({ perSecond: config.upstreamMaxRequestsPerSecond, maxRequests: UPSTREAM_REQUESTS_PER_INVOCATION });
+      fetches.set(provider, budgeted);
     }
-    return clients.get(provider) ?? null;
+    return budgeted;
   };
-  if (deliveries.length) await applyEventBatch(deliveries, env.DB, { ...options, upstreamFor: clientFor, queue: env.EVENTS_QUEUE, config });
+  const upstreams = new Map<string, RefreshUpstream | null>();
+  const upstreamFor = (provider: string) => {
+    if (!upstreams.has(provider)) upstreams.set(provider, providerModules.get(provider)?.refreshUpstream?.(env, fetchFor(provider)) ?? null);
+    return upstreams.get(provider) ?? null;
+  };
+  const clientFor = (provider: string) => reconcileSources.get(provider)?.clientFromEnv(env, fetchFor(provider)) ?? null;
+  if (deliveries.length) await applyEventBatch(deliveries, env.DB, { ...options, upstreamFor, queue: env.EVENTS_QUEUE, config });
   if (reconcileSteps.length) {
     await runReconcileSteps(reconcileSteps, { ...options, d1: env.DB, queue: env.EVENTS_QUEUE, clientFor, config: () => reconcileConfig(env) });
   }

@@ -2,7 +2,6 @@ import type { ReconcileConfig } from "../config";
 import { log } from "../log";
 import type { ReconcileMessage } from "../queue-message";
 import { continueRun } from "../reconcile/steps";
-import type { ScimClient } from "../upstream/scim-client";
 import { retryDelaySeconds } from "./backoff";
 
 /**
@@ -19,7 +18,7 @@ export async function runReconcileSteps(
   deps: {
     d1: D1Database;
     queue: Queue;
-    clientFor: (provider: string) => ScimClient | null;
+    clientFor: (provider: string) => unknown;
     /** Read lazily: throws ConfigError when a RECONCILE_* setting is invalid. */
     config: () => ReconcileConfig;
     now: () => number;

@@ -5,7 +5,8 @@ import { log } from "../log";
 import type { EventMessage } from "../queue-message";
 import type { ApplyOptions, Pending } from "./apply-batch";
 import { keyOf, recordUnfinished } from "./event-log";
-import { mapConcurrently, resolveRefresh, type Resolution } from "./resolve-upstream";
+import type { Resolution } from "../providers/types";
+import { mapConcurrently } from "./map-concurrently";
 
 type RefreshEvent = Extract<DirectoryEvent, { kind: "user_refresh" }>;
 /** A row whose event is a refresh, with that event and its message narrowed. */
@@ -59,10 +60,10 @@ export async function resolveUpstreamEvents(
 
   const resolved = await mapConcurrently(lookups, UPSTREAM_CONCURRENCY, async (group) => {
     const winner = newest(group);
-    const client = options.upstreamFor(winner.event.provider);
+    const upstream = options.upstreamFor(winner.event.provider);
     try {
-      if (!client) throw new Error(`no SCIM upstream is configured for ${winner.event.provider}`);
-      const resolution = await resolveRefresh(winner.event, client, {
+      if (!upstream) throw new Error(`no upstream is configured for ${winner.event.provider}`);
+      const resolution = await upstream.resolve(winner.event, {
         now: options.now,
         receivedAt: winner.message.receivedAt,
         absentSince: winner.message.absentSince,

@@ -245,6 +245,13 @@ export const reconcileRuns = sqliteTable(
     /** Checkpoint of the sweep: local users are confirmed in external_id order after this one. */
     sweepAfter: text("sweep_after").notNull().default(""),
     upstreamTotal: integer("upstream_total"),
+    /**
+     * A source's own checkpoint (JSON), for upstreams that page by token (Scalekit): null for SCIM
+     * startIndex runs. `step` counts committed steps, so a queue message names the checkpoint it
+     * continues without carrying the page token.
+     */
+    checkpoint: text("checkpoint"),
+    step: integer("step").notNull().default(0),
     pages: integer("pages").notNull().default(0),
     scanned: integer("scanned").notNull().default(0),
     created: integer("created").notNull().default(0),
@@ -253,6 +260,9 @@ export const reconcileRuns = sqliteTable(
     forgotten: integer("forgotten").notNull().default(0),
     unchanged: integer("unchanged").notNull().default(0),
     errors: integer("errors").notNull().default(0),
+    /** Groups created, renamed or removed, and memberships added or removed, by the run. */
+    groupsChanged: integer("groups_changed").notNull().default(0),
+    membershipsChanged: integer("memberships_changed").notNull().default(0),
     lastError: text("last_error"),
     /** Why a run stopped short, e.g. the mass-deactivation guard, in words for operators. */
     note: text("note"),

@@ -3,12 +3,11 @@ import { getDeadLetter, getEvent, listDeadLetters, listEvents, type DeadLetterRo
 import { replayStoredMessage } from "../consumer/replay";
 import { replayDelivery } from "../ingest/replay-delivery";
 import { storedDelivery } from "../ledger/quarantine";
-import { providers as registeredProviders } from "../providers";
+import { providers as registeredProviders, reconcileSources } from "../providers";
 import type { ProviderAdapter } from "../providers/types";
 import { log } from "../log";
 import { recentRuns, loadRun, type ReconcileRun } from "../reconcile/runs";
 import { startOrResumeRun } from "../reconcile/start";
-import { isUpstreamProvider, upstreamClient } from "../upstream";
 import { UNSCOPED } from "../directory/read";
 import { adminAuth } from "./auth";
 import { heldEventRoutes } from "./admin-held";
@@ -103,7 +102,7 @@ export function adminRoutes(options: AdminRouteOptions = {}) {
 
   app.openapi(routes.startReconcile, async (c) => {
     const provider = c.req.valid("param").provider;
-    if (!isUpstreamProvider(provider) || !upstreamClient(c.env, provider)) return errorResponse(c, 404, "provider_not_found");
+    if (!reconcileSources.get(provider)?.clientFromEnv(c.env)) return errorResponse(c, 404, "provider_not_found");
     const result = await startOrResumeRun({ d1: c.env.DB, queue: c.env.EVENTS_QUEUE, now: c.get("now") }, provider, "manual");
     const body = { started: result.started, resumed: result.resumed, run: runReport(result.run) };
     return result.started ? c.json(body, 202) : c.json(body, 200);
@@ -189,17 +188,29 @@ function deadLetterJson(row: DeadLetterRow) {
 }
 
 /** A run as operators read it. Documented in README.md ("Reading a run's report"). */
+/** A token-paged source's stage, from its checkpoint (never its page tokens). */
+function stageOf(checkpoint: string | null): string | null {
+  if (checkpoint === null) return null;
+  try {
+    const parsed = JSON.parse(checkpoint) as { kind?: unknown; stage?: unknown };
+    return parsed.kind === "discovery" ? "discovery" : typeof parsed.stage === "string" ? parsed.stage : null;
+  } catch {
+    return null;
+  }
+}
+
 export function runReport(run: ReconcileRun) {
   return {
     id: run.id,
     provider: run.provider,
+    scope: run.scope,
     status: run.status,
     phase: run.phase,
     trigger: run.trigger,
     startedAt: isoTime(run.startedAt),
     finishedAt: isoTime(run.finishedAt),
     durationMs: run.finishedAt === null ? null : run.finishedAt - run.startedAt,
-    checkpoint: { nextStartIndex: run.nextStartIndex, sweepAfter: run.sweepAfter },
+    checkpoint: { nextStartIndex: run.nextStartIndex, sweepAfter: run.sweepAfter, stage: stageOf(run.checkpoint), step: run.step },
     upstreamTotal: run.upstreamTotal,
     pages: run.pages,
     scanned: run.scanned,
@@ -208,6 +219,8 @@ export function runReport(run: ReconcileRun) {
     unchanged: run.unchanged,
     deactivated: run.deactivated,
     forgotten: run.forgotten,
+    groupsChanged: run.groupsChanged,
+    membershipsChanged: run.membershipsChanged,
     errors: run.errors,
     lastError: run.lastError,
     note: run.note,

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { ConfigError, configProblems } from "../config";
-import { upstreamClient, upstreamProviders } from "../upstream";
+import { reconcileSources } from "../providers";
 import type { AppEnv } from "./app-env";
 import { configuredCredentials } from "./credentials";
 
@@ -43,9 +43,9 @@ export function healthRoutes() {
 /** Every invalid setting, each named once per problem: config sections, upstream URLs, tokens. */
 function invalidSettings(env: Env): { setting: string; problem: string }[] {
   const problems = [...configProblems(env), ...configuredCredentials(env).problems];
-  for (const provider of upstreamProviders) {
+  for (const source of reconcileSources.values()) {
     try {
-      upstreamClient(env, provider);
+      source.clientFromEnv(env);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       // ConfigError issues read "<SETTING>: <problem>".

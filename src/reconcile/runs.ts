@@ -22,6 +22,8 @@ export interface Counters {
   deactivated?: number;
   forgotten?: number;
   errors?: number;
+  groups_changed?: number;
+  memberships_changed?: number;
 }
 
 export async function loadRun(d1: D1Database, id: string): Promise<ReconcileRun | null> {
@@ -59,10 +61,23 @@ export async function stalledRuns(d1: D1Database, now: number): Promise<Reconcil
  * running. The database decides, not a prior read: two starts that both saw no running run race
  * into this insert, and the unique partial index lets exactly one of them win.
  */
-export async function createRun(d1: D1Database, input: { id: string; provider: string; scope?: string; trigger: string; now: number }): Promise<ReconcileRun | null> {
+export async function createRun(
+  d1: D1Database,
+  input: { id: string; provider: string; scope?: string; trigger: string; now: number; checkpoint?: string | null },
+): Promise<ReconcileRun | null> {
   const [run] = await drizzle(d1)
     .insert(reconcileRuns)
-    .values({ id: input.id, provider: input.provider, scope: input.scope ?? "", trigger: input.trigger, status: "running", phase: "scan", startedAt: input.now, updatedAt: input.now })
+    .values({
+      id: input.id,
+      provider: input.provider,
+      scope: input.scope ?? "",
+      trigger: input.trigger,
+      status: "running",
+      phase: "scan",
+      checkpoint: input.checkpoint ?? null,
+      startedAt: input.now,
+      updatedAt: input.now,
+    })
     .onConflictDoNothing()
     .returning();
   return run ?? null;
@@ -70,6 +85,8 @@ export async function createRun(d1: D1Database, input: { id: string; provider: s
 
 /** The checkpoint a run is at, as the queue message that continues it would carry. */
 export function checkpointOf(run: ReconcileRun): { phase: Phase; cursor: string } {
+  // A source that keeps its own checkpoint: the step count names it (page tokens can be long).
+  if (run.checkpoint !== null) return { phase: run.phase === "done" ? "finish" : run.phase, cursor: `step:${run.step}` };
   if (run.phase === "scan") return { phase: "scan", cursor: String(run.nextStartIndex) };
   if (run.phase === "sweep") return { phase: "sweep", cursor: run.sweepAfter };
   return { phase: "finish", cursor: "" };
@@ -83,8 +100,14 @@ function increments(counters: Counters): SQL {
 }
 
 /** Moves the checkpoint forward and adds to the report; part of the step's atomic batch. */
-export function advance(runId: string, next: { phase: Phase; nextStartIndex?: number; sweepAfter?: string; upstreamTotal?: number }, counters: Counters, now: number): SQL {
+export function advance(
+  runId: string,
+  next: { phase: Phase; nextStartIndex?: number; sweepAfter?: string; upstreamTotal?: number; checkpoint?: string },
+  counters: Counters,
+  now: number,
+): SQL {
   const sets: SQL[] = [sql`phase = ${next.phase}`, sql`updated_at = ${now}`];
+  if (next.checkpoint !== undefined) sets.push(sql`checkpoint = ${next.checkpoint}`, sql`step = step + 1`);
   if (next.nextStartIndex !== undefined) sets.push(sql`next_start_index = ${next.nextStartIndex}`);
   if (next.sweepAfter !== undefined) sets.push(sql`sweep_after = ${next.sweepAfter}`);
   if (next.upstreamTotal !== undefined) sets.push(sql`upstream_total = ${next.upstreamTotal}`);
@@ -167,4 +190,9 @@ export async function stagedRemovals(d1: D1Database, runId: string): Promise<Pen
 
 export function dropScratch(runId: string): SQL[] {
   return [sql`DELETE FROM reconcile_seen WHERE run_id = ${runId}`, sql`DELETE FROM reconcile_pending WHERE run_id = ${runId}`];
+}
+
+/** A unique-key failure on a step's claim: another delivery of the same step committed first. */
+export function isLostRace(error: unknown): boolean {
+  return error instanceof Error && /UNIQUE constraint failed: processed_events/.test(error.message);
 }

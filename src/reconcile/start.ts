@@ -2,6 +2,7 @@ import { log } from "../log";
 import { QUEUE_MESSAGE_VERSION, type ReconcileMessage } from "../queue-message";
 import { activeRun, checkpointOf, claimResume, createRun, dropScratch, finish, stalledRuns, STALL_AFTER_MS, type ReconcileRun } from "./runs";
 import { runAtomically } from "../d1";
+import { reconcileSources } from "../providers";
 
 /**
  * A run still going a day after it started has been failing for hours (upstream down, broken
@@ -49,7 +50,8 @@ export async function startOrResumeRun(
       const resumed = stalled && (await resume(deps, active));
       return { run: active, started: false, resumed };
     }
-    const run = await createRun(deps.d1, { id: crypto.randomUUID(), provider, scope, trigger, now });
+    const checkpoint = reconcileSources.get(provider)?.initialCheckpoint?.(trigger, scope) ?? null;
+    const run = await createRun(deps.d1, { id: crypto.randomUUID(), provider, scope, trigger, now, checkpoint });
     if (run) {
       await deps.queue.send(messageFor(run), { contentType: "json" });
       log("reconcile.started", { runId: run.id, provider, scope, trigger });

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { DirectoryEvent } from "../../src/events";
 import type { EventMessage } from "../../src/queue-message";
-import { resolveRefresh } from "../../src/consumer/resolve-upstream";
+import { resolveRefresh } from "../../src/providers/firstup/resolve-refresh";
 import { deliverBatch } from "../support/consumer";
 import { callApp } from "../support/worker";
 import { eventMessage } from "../support/directory";

@@ -97,6 +97,6 @@ describe("Firstup events in the consumer", () => {
     const event = refresh("u_987");
     const { result } = await deliverBatch([eventMessage(event)], { env: { ...env, FIRSTUP_SCIM_URL: "" } });
     expect(result.retryMessages).toHaveLength(1);
-    expect(await logRow(event.eventId)).toMatchObject({ status: "failed", error: expect.stringContaining("no SCIM upstream") });
+    expect(await logRow(event.eventId)).toMatchObject({ status: "failed", error: expect.stringContaining("no upstream is configured") });
   });
 });

@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { loadRun } from "../../src/reconcile/runs";
 import { startOrResumeRun } from "../../src/reconcile/start";
 import { continueRun } from "../../src/reconcile/steps";
-import { ScimRequestError, type ScimClient } from "../../src/upstream/scim-client";
+import { ScimRequestError, type ScimClient } from "../../src/providers/firstup/scim-client";
 import { capturingQueue, countUserWrites, defaultReconcileConfig, drive, reconcile } from "../support/reconcile";
 import { scimUser, upstreamTenant } from "../support/upstream";
 
@@ -183,7 +183,7 @@ describe("reconciliation", () => {
 
   it("an upstream failure after some pages of a step continues from the committed checkpoint, without stalling", async () => {
     await tenant.reset({ users: users(250), quirks: { countCap: 50 } });
-    const { ScimRequestError } = await import("../../src/upstream/scim-client");
+    const { ScimRequestError } = await import("../../src/providers/firstup/scim-client");
     let calls = 0;
     const flaky = () => {
       const client = tenant.client();

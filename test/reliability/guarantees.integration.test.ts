@@ -116,7 +116,7 @@ describe("faults", () => {
   it("an upstream that never answers times out within the client's budget", async () => {
     const tenant = upstreamTenant("reliability-timeout");
     const event = { provider: "firstup", eventId: `timeout_${crypto.randomUUID()}`, occurredAt: Date.now(), sourceType: "user.updated", kind: "user_refresh" as const, externalId: "u1", reason: "updated" as const };
-    const { resolveRefresh } = await import("../../src/consumer/resolve-upstream");
+    const { resolveRefresh } = await import("../../src/providers/firstup/resolve-refresh");
     // A fetch that never answers: only the client's own timeout can end it.
     const client = tenant.client({ fetch: (_input, init) => new Promise<Response>((_, reject) => init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))), timeoutMs: 30, maxAttempts: 2, sleep: async () => {} });
     const context = { now: Date.now, receivedAt: Date.now(), released: false, absenceConfirmDelaySeconds: 60, confirmBudgetMs: 0, waitDelaySeconds: 5 };

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import fc from "fast-check";
 import { beforeAll, expect, it } from "vitest";
 import type { DirectoryEvent } from "../../src/events";
-import { resolveRefresh } from "../../src/consumer/resolve-upstream";
+import { resolveRefresh } from "../../src/providers/firstup/resolve-refresh";
 import { deliverBatch } from "../support/consumer";
 import { eventMessage, events, fullDirectorySnapshot } from "../support/directory";
 import { scimUser, upstreamTenant } from "../support/upstream";

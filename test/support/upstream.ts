@@ -1,5 +1,5 @@
 import { env } from "cloudflare:test";
-import { createScimClient, type ScimClientOptions } from "../../src/upstream/scim-client";
+import { createScimClient, type ScimClientOptions } from "../../src/providers/firstup/scim-client";
 import type { Quirks } from "./scim-server";
 
 export { scimUser } from "./scim-server";

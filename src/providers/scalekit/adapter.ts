@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { MAX_USER_GROUPS, type DirectoryEvent, type DirectoryUser } from "../../events";
-import { boundAttributes } from "../bounded-attributes";
-import { describeIssues } from "../issues";
+import { boundAttributes } from "../shared/bounded-attributes";
+import { describeIssues } from "../shared/issues";
 import type { AdapterResult, ProviderAdapter, ProviderDelivery } from "../types";
 import { parseEventTime } from "./event-time";
 
@@ -251,3 +251,21 @@ export const scalekit: ProviderAdapter = {
     }
   },
 };
+
+/**
+ * A Directory API user as the neutral user: the listing's top-level fields over its `user_detail`
+ * (which holds the same fields a webhook's user carries: `active`, `dp_id`, roles, enterprise and
+ * custom attributes), read with the webhook schema so both paths store the same record. Null when
+ * the record does not fit that schema (the caller counts it and writes nothing for it).
+ */
+export function userFromDirectoryApi(
+  record: { id: string; user_detail?: Record<string, unknown> | null } & Record<string, unknown>,
+  where: { organizationId: string; directoryId: string },
+): DirectoryUser | null {
+  const { user_detail: detail, groups: _groups, emails: _emails, updated_at: _updatedAt, ...listed } = record;
+  const defined = Object.fromEntries(Object.entries(listed).filter(([, value]) => value !== undefined && value !== null));
+  const { groups: _detailGroups, ...profile } = detail ?? {};
+  const parsed = userData.safeParse({ ...profile, ...defined, organization_id: where.organizationId, directory_id: where.directoryId });
+  if (!parsed.success) return null;
+  return toUser(parsed.data, { organization_id: where.organizationId } as Envelope);
+}

@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { ConfigError } from "../../config";
-import { parseRetryAfter } from "../../upstream/scim-client";
+import { parseRetryAfter } from "../shared/retry-after";
 
 /**
  * A fetch-based client for Scalekit's Directory API (REST/JSON), the listing side of Scalekit

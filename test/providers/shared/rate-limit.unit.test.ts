@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { spacedFetch } from "../../src/upstream/rate-limit";
+import { spacedFetch } from "../../../src/providers/shared/rate-limit";
 
 describe("spacedFetch", () => {
   it("spaces concurrent requests at most perSecond apart, and sends each exactly once", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { firstup } from "../../src/providers/firstup";
+import { firstup } from "../../../src/providers/firstup/adapter";
 
 const delivery = (body: unknown, options: { webhookId?: string | null; headers?: Record<string, string>; raw?: string } = {}) => {
   const raw = options.raw ?? JSON.stringify(body);

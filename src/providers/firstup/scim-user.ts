@@ -1,4 +1,4 @@
-import type { DirectoryUser } from "../events";
+import type { DirectoryUser } from "../../events";
 import { ENTERPRISE_USER_SCHEMA, type ScimUser } from "./scim-schemas";
 
 /** A SCIM User as the neutral directory user. */

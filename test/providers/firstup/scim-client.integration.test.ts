@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { isLastPage, parseRetryAfter, scanPages, ScimRequestError, scimString } from "../../src/upstream/scim-client";
-import { toDirectoryUser } from "../../src/upstream/scim-user";
-import { scimUser, upstreamTenant } from "../support/upstream";
+import { isLastPage, scanPages, ScimRequestError, scimString } from "../../../src/providers/firstup/scim-client";
+import { parseRetryAfter } from "../../../src/providers/shared/retry-after";
+import { toDirectoryUser } from "../../../src/providers/firstup/scim-user";
+import { scimUser, upstreamTenant } from "../../support/upstream";
 
 /** Against the real SCIM server in test/support/scim-server.ts, with its quirks switched on. */
 

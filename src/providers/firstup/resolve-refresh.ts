@@ -1,41 +1,7 @@
-import type { DirectoryEvent } from "../events";
-import { ScimRequestError, type ScimClient } from "../upstream/scim-client";
-import { lastModifiedOf, toDirectoryUser } from "../upstream/scim-user";
-
-type RefreshEvent = Extract<DirectoryEvent, { kind: "user_refresh" }>;
-
-/**
- * What reading the upstream decided for a `user_refresh`:
- * - apply: write `event` (a snapshot of the record, or an erasure);
- * - wait: the upstream has not caught up (or an absence needs its second read); look again later;
- * - hold: the evidence is too weak to act on, and only an operator can release it;
- * - fail: the upstream never confirmed what the event said within the budget (replayable).
- */
-export type Resolution =
-  | { outcome: "apply"; event: DirectoryEvent; note: string | null }
-  | { outcome: "wait"; reason: WaitReason; delaySeconds: number; absentSince?: number }
-  | { outcome: "hold"; reason: HoldReason }
-  | { outcome: "fail"; code: "deactivation_not_confirmed" | "deletion_not_confirmed" };
-
-export type WaitReason = "awaiting_deactivation" | "awaiting_deletion" | "confirming_absence";
-export type HoldReason = "absence_unverified" | "upstream_empty" | "upstream_mismatch";
-
-export interface ResolveContext {
-  /** The consumer's clock: every Firstup state version is an observation time on it. */
-  now: () => number;
-  /** When the delivery was first received: the confirmation budget runs from here. */
-  receivedAt: number;
-  /** Set when an earlier read already saw a verified SCIM 404 for this event. */
-  absentSince?: number;
-  /** An operator released this event: act on the event's word once the upstream has been read. */
-  released: boolean;
-  absenceConfirmDelaySeconds: number;
-  confirmBudgetMs: number;
-  /** Delay before the next look while waiting for the upstream to catch up. */
-  waitDelaySeconds: number;
-  /** A few other users this directory holds as live for the provider (a sample, for the tenant check). */
-  knownLiveUsers?: () => Promise<string[]>;
-}
+import type { DirectoryEvent } from "../../events";
+import type { HoldReason, RefreshEvent, RefreshUpstream, Resolution, ResolveContext, WaitReason } from "../types";
+import { ScimRequestError, type ScimClient } from "./scim-client";
+import { lastModifiedOf, toDirectoryUser } from "./scim-user";
 
 /**
  * Turns "user X changed" into what the upstream shows now.
@@ -136,16 +102,7 @@ function forget(event: RefreshEvent, observedAt: number, note: string): Resoluti
   };
 }
 
-/** Runs `work` over `items`, at most `limit` at a time (Workers allow 6 open connections). */
-export async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]!);
-    }
-  });
-  await Promise.all(workers);
-  return results;
+/** Firstup's SCIM API as the consumer's refresh upstream. */
+export function scimRefreshUpstream(client: ScimClient): RefreshUpstream {
+  return { resolve: (event, context) => resolveRefresh(event, client, context) };
 }

@@ -1,4 +1,4 @@
-import { MAX_ATTRIBUTE_KEYS, MAX_ATTRIBUTES_JSON_BYTES } from "../events";
+import { MAX_ATTRIBUTE_KEYS, MAX_ATTRIBUTES_JSON_BYTES } from "../../events";
 
 type Scalar = string | number | boolean | null;
 

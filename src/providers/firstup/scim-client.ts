@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { parseRetryAfter } from "../shared/retry-after";
 import { listResponse, scimError, scimGroup, scimUser, type ScimGroup, type ScimUser } from "./scim-schemas";
 
 /**
@@ -295,12 +296,4 @@ async function describeFailure(path: string, response: Response): Promise<ScimRe
   const scimType = detail?.scimType ? ` (${detail.scimType})` : "";
   const hint = kind === "unauthorized" ? ": check the SCIM token and its scopes" : "";
   return new ScimRequestError(kind, status, `GET ${path}: HTTP ${status}${scimType}${hint}`);
-}
-
-/** `Retry-After` as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
-  if (!value) return null;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? null : Math.max(0, date - now);
 }

@@ -1,9 +1,9 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import * as z from "zod";
-import type { DirectoryEvent } from "../events";
-import { describeIssues } from "./issues";
-import type { AdapterResult, ProviderAdapter, ProviderDelivery } from "./types";
+import type { DirectoryEvent } from "../../events";
+import { describeIssues } from "../shared/issues";
+import type { AdapterResult, ProviderAdapter, ProviderDelivery } from "../types";
 
 /**
  * Firstup user webhooks (`user.updated`, `user.deactivated`, `user.deleted`). They carry only the
