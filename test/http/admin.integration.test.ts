@@ -2,6 +2,7 @@ import { QUEUE_MESSAGE_VERSION } from "../../src/queue-message";
 import { env } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { capturingQueue } from "../support/reconcile";
+import { scalekitEnvironment } from "../support/scalekit-environment";
 import { upstreamTenant } from "../support/upstream";
 import { callApp } from "../support/worker";
 
@@ -55,13 +56,14 @@ describe("operator routes", () => {
     expect(await report.json()).toEqual({
       id: started.run.id,
       provider: "firstup",
+      scope: "",
       status: "running",
       phase: "scan",
       trigger: "manual",
       startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       finishedAt: null,
       durationMs: null,
-      checkpoint: { nextStartIndex: 1, sweepAfter: "" },
+      checkpoint: { nextStartIndex: 1, sweepAfter: "", stage: null, step: 0 },
       upstreamTotal: null,
       pages: 0,
       scanned: 0,
@@ -70,12 +72,25 @@ describe("operator routes", () => {
       unchanged: 0,
       deactivated: 0,
       forgotten: 0,
+      groupsChanged: 0,
+      membershipsChanged: 0,
       errors: 0,
       lastError: null,
       note: null,
     });
     const list = await callApp(new Request(`${BASE}/reconcile/runs?provider=firstup&limit=5`, { headers: auth }), tenant.env());
     expect(((await list.json()) as { runs: unknown[] }).runs).toHaveLength(1);
+  });
+
+  it("starts a Scalekit discovery run when the Scalekit API is configured, and reports its stage", async () => {
+    const environment = scalekitEnvironment("admin-discovery");
+    await environment.reset({ organizations: [] });
+    const scalekitEnv = environment.env();
+    const response = await callApp(new Request(`${BASE}/reconcile/scalekit`, { method: "POST", headers: auth }), scalekitEnv);
+    expect(response.status).toBe(202);
+    const { run } = (await response.json()) as { run: { provider: string; scope: string; checkpoint: { stage: string | null; step: number } } };
+    expect(run).toMatchObject({ provider: "scalekit", scope: "", checkpoint: { stage: "discovery", step: 0 } });
+    expect(JSON.stringify(run)).not.toContain("pageToken");
   });
 
   it("is 404 for providers without a SCIM upstream, 400 for a bad query, 404 for an unknown run", async () => {
