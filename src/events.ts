@@ -106,7 +106,7 @@ export const directoryEvent = z.discriminatedUnion("kind", [
   }),
   /**
    * The provider only says which user changed: the consumer fetches the current record from the
-   * provider's SCIM API and applies what it observes there (consumer/resolve-upstream.ts). The
+   * provider's SCIM API and applies what it observes there (providers/firstup/resolve-refresh.ts). The
    * event's own word never erases or deactivates anyone.
    */
   z.object({

@@ -124,6 +124,18 @@ describe("Scalekit reconciliation", () => {
     expect(await members("dirgrp_eng")).toEqual(["dirusr_joiner"]);
   });
 
+  it("a listing that does not say whether a user is active never reactivates them", async () => {
+    const environment = scalekitEnvironment("skr-silent-active");
+    await environment.reset(tenant([...people(20), scalekitUser("dirusr_off", DIR, { detail: { active: false } })]));
+    const { directoryRun } = await reconcileScalekit(environment);
+    expect(directoryRun).toMatchObject({ status: "completed", created: 21 });
+    expect(await user("dirusr_off")).toMatchObject({ active: 0 });
+    // The API stops saying (no `active` in user_detail); the profile still changes.
+    await environment.upsert(scalekitUser("dirusr_off", DIR, { given_name: "Renamed", detail: { dp_id: "idp-off" } }));
+    await reconcileScalekit(environment);
+    expect(await user("dirusr_off")).toMatchObject({ active: 0, first_name: "Renamed" });
+  });
+
   it("a second run over an unchanged directory writes no user rows", async () => {
     const environment = scalekitEnvironment("skr-unchanged");
     await environment.reset(tenant(people(60).map((entry) => ({ ...entry, group_ids: ["dirgrp_all"] })), { groups: [group("dirgrp_all", "All")] }));

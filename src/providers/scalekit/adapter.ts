@@ -257,15 +257,17 @@ export const scalekit: ProviderAdapter = {
  * (which holds the same fields a webhook's user carries: `active`, `dp_id`, roles, enterprise and
  * custom attributes), read with the webhook schema so both paths store the same record. Null when
  * the record does not fit that schema (the caller counts it and writes nothing for it).
+ * `activeKnown` is false when the record does not say whether the user is active (no
+ * `user_detail`, or no boolean `active` in it): the caller must not activate anyone on that.
  */
 export function userFromDirectoryApi(
   record: { id: string; user_detail?: Record<string, unknown> | null } & Record<string, unknown>,
   where: { organizationId: string; directoryId: string },
-): DirectoryUser | null {
+): { user: DirectoryUser; activeKnown: boolean } | null {
   const { user_detail: detail, groups: _groups, emails: _emails, updated_at: _updatedAt, ...listed } = record;
   const defined = Object.fromEntries(Object.entries(listed).filter(([, value]) => value !== undefined && value !== null));
   const { groups: _detailGroups, ...profile } = detail ?? {};
   const parsed = userData.safeParse({ ...profile, ...defined, organization_id: where.organizationId, directory_id: where.directoryId });
   if (!parsed.success) return null;
-  return toUser(parsed.data, { organization_id: where.organizationId } as Envelope);
+  return { user: toUser(parsed.data, { organization_id: where.organizationId } as Envelope), activeKnown: typeof parsed.data.active === "boolean" };
 }

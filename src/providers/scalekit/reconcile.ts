@@ -165,7 +165,9 @@ async function step(run: ReconcileRun, deps: Deps): Promise<{ phase: Phase; curs
     await runAtomically(deps.d1, [claim, ...unit.statements, advance(run.id, { phase: phaseOf(state), checkpoint: JSON.stringify(state) }, unit.counters, now)]);
     steps++;
     units++;
-    if (units >= deps.config.pagesPerMessage || deps.now() >= deps.deadline) return { phase: phaseOf(state), cursor: `step:${steps}` };
+    // A discovery unit may make 11 requests (an organizations page, a directories request each):
+    // one per message keeps a step inside the invocation's upstream budget.
+    if (state.kind === "discovery" || units >= deps.config.pagesPerMessage || deps.now() >= deps.deadline) return { phase: phaseOf(state), cursor: `step:${steps}` };
   }
 }
 
@@ -298,20 +300,19 @@ async function usersUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: De
     ...(state.since && pass === 1 ? { updatedAfter: state.since } : {}),
   });
   const observedAt = deps.now();
-  const records: { user: DirectoryUser; observedAt: number }[] = [];
-  let unreadable = 0;
-  for (const item of page.items) {
-    const user = userFromDirectoryApi(item, { organizationId, directoryId: run.scope });
-    if (user) records.push({ user, observedAt });
-    else unreadable++;
-  }
-  const stored = await storedUsers(d1, PROVIDER, records.map((record) => record.user.externalId));
+  const read = page.items.flatMap((item) => userFromDirectoryApi(item, { organizationId, directoryId: run.scope }) ?? []);
+  const unreadable = page.items.length - read.length;
+  const stored = await storedUsers(d1, PROVIDER, read.map(({ user }) => user.externalId));
+  // A record that does not say whether the user is active keeps the stored state: silence must
+  // not reactivate a deactivated user (a new one is created active: it is listed).
+  const records = read.map(({ user, activeKnown }) => ({ user: activeKnown ? user : { ...user, active: (stored.get(user.externalId)?.active ?? 1) === 1 }, observedAt }));
   const { writes, removals, counts } = classify(records, stored, { provider: PROVIDER, runId: run.id });
   // Every listed id counts as seen, readable or not: an unreadable record is not an absent one.
   const seen = page.items.map((item) => `u${pass}:${item.id}`);
   const listingNow = nextListing(state.listing, { ...page, invalid: page.invalid + unreadable });
   const statements = [...(writes.length ? [upsertUsers(writes, deps.now(), { onlyIfLive: true })] : []), ...markSeen(run.id, seen), ...stageRemovals(run.id, removals)];
-  const counters: Counters = { pages: 1, scanned: page.items.length + page.invalid, errors: page.invalid + unreadable, ...counts };
+  // The confirming listing re-reads everyone: its unchanged users were counted by the first one.
+  const counters: Counters = { pages: 1, scanned: page.items.length + page.invalid, errors: page.invalid + unreadable, ...counts, ...(pass === 2 ? { unchanged: 0 } : {}) };
 
   if (page.nextPageToken !== null) return { statements, counters, next: { checkpoint: { ...state, listing: listingNow } } };
   if (pass === 1) {
