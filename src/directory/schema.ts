@@ -65,6 +65,8 @@ export const users = sqliteTable(
     index("users_email_key_idx").on(table.emailKey),
     index("users_user_name_key_idx").on(table.provider, table.userNameKey),
     index("users_organization_idx").on(table.organizationId),
+    // Scalekit reconciliation reads a directory's users (absence checks) several times a run.
+    index("users_directory_idx").on(table.provider, table.directoryId),
   ],
 );
 
@@ -345,3 +347,64 @@ export const directories = sqliteTable(
   },
   (table) => [primaryKey({ columns: [table.provider, table.id] }), index("directories_organization_idx").on(table.organizationId)],
 );
+
+/**
+ * The change feed: one row per effective change to the directory, recorded by SQLite triggers on
+ * users, groups and group_members (migrations/0007_change_feed.sql), so every path that
+ * writes (webhooks, SCIM refreshes, reconciliation, replays) records changes the same way, in the
+ * same D1 batch as the change itself, and a write that changes nothing records nothing.
+ *
+ * `seq` is assigned inside the writing transaction and D1 serializes transactions, so a reader
+ * never sees seq N+1 before seq N is committed: following `seq` cannot skip a change.
+ */
+export const changes = sqliteTable(
+  "changes",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    /** user.created, user.updated, …, group.member_added (README, "Reacting to changes"). */
+    type: text("type").notNull(),
+    provider: text("provider").notNull(),
+    organizationId: text("organization_id"),
+    directoryId: text("directory_id"),
+    /** The user's or group's external id (a membership change's subject is its user). */
+    subject: text("subject").notNull(),
+    /** The event id that caused it (`reconcile:<run id>` for a reconciliation run). */
+    cause: text("cause").notNull(),
+    /** `webhook` or `reconcile`. */
+    source: text("source").notNull(),
+    /** The change's payload (JSON); an erasure reduces every earlier change of the user to ids. */
+    data: text("data").notNull(),
+    /** When the change happened, as the provider's event (or the run's observation) says. */
+    occurredAt: integer("occurred_at").notNull(),
+    recordedAt: integer("recorded_at").notNull(),
+  },
+  (table) => [index("changes_subject_idx").on(table.provider, table.subject)],
+);
+
+/**
+ * Outbound delivery of each change to the application's webhook (APP_WEBHOOK_URL): one row per
+ * change once relayed, its status and attempts. Per subject, a change is delivered only when no
+ * older change of the same subject is still pending.
+ */
+export const changeDeliveries = sqliteTable(
+  "change_deliveries",
+  {
+    seq: integer("seq").primaryKey(),
+    /** provider + "\t" + subject: the ordering key. */
+    subjectKey: text("subject_key").notNull(),
+    status: text("status", { enum: ["pending", "delivered", "rejected", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    updatedAt: integer("updated_at").notNull(),
+    deliveredAt: integer("delivered_at"),
+  },
+  (table) => [index("change_deliveries_pending_idx").on(table.subjectKey, table.seq).where(sql`status = 'pending'`)],
+);
+
+/** Small named counters of the feed: `relayed_through`, `pruned_through`, the endpoint's state. */
+export const feedState = sqliteTable("feed_state", {
+  key: text("key").primaryKey(),
+  value: integer("value"),
+  note: text("note"),
+});

@@ -111,12 +111,12 @@ export function advance(
   if (next.nextStartIndex !== undefined) sets.push(sql`next_start_index = ${next.nextStartIndex}`);
   if (next.sweepAfter !== undefined) sets.push(sql`sweep_after = ${next.sweepAfter}`);
   if (next.upstreamTotal !== undefined) sets.push(sql`upstream_total = ${next.upstreamTotal}`);
-  return sql`UPDATE reconcile_runs SET ${sql.join(sets, sql`, `)}${increments(counters)} WHERE id = ${runId}`;
+  return sql`UPDATE reconcile_runs SET ${sql.join(sets, sql`, `)}${increments(counters)} WHERE id = ${runId} AND status = 'running'`;
 }
 
 export function finish(runId: string, status: ReconcileStatus, counters: Counters, note: string | null, now: number): SQL {
   return sql`UPDATE reconcile_runs SET status = ${status}, phase = 'done', note = ${note}, finished_at = ${now}, updated_at = ${now}${increments(counters)}
-             WHERE id = ${runId}`;
+             WHERE id = ${runId} AND status = 'running'`;
 }
 
 /** A step that failed: counted, and the error kept for the report (the queue retries the step). */

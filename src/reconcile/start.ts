@@ -41,7 +41,9 @@ export async function startOrResumeRun(
   for (let attempt = 1; ; attempt++) {
     const now = deps.now();
     let active = await activeRun(deps.d1, provider, scope);
-    if (active && now - active.startedAt > GIVE_UP_AFTER_MS) {
+    // Only a run that is also stalled: ending one whose step is running would let that step's
+    // commit land on a finished run with its scratch gone.
+    if (active && now - active.startedAt > GIVE_UP_AFTER_MS && now - active.updatedAt > STALL_AFTER_MS) {
       await giveUp(deps, active);
       active = null;
     }

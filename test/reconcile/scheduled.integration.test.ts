@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually";
 import { handleScheduled } from "../../src/scheduled";
 import { capturingQueue } from "../support/reconcile";
+import { scalekitEnvironment } from "../support/scalekit-environment";
 import { scimUser, upstreamTenant } from "../support/upstream";
 
 
@@ -17,17 +18,28 @@ describe("cron triggers", () => {
     await worker.scheduled(createScheduledController({ cron: "0 3 * * *", scheduledTime: Date.now() }));
 
     const run = await eventually(
-      () => env.DB.prepare("SELECT status, created, scanned FROM reconcile_runs WHERE trigger = 'cron'").first<{ status: string; created: number; scanned: number }>(),
+      () => env.DB.prepare("SELECT status, created, scanned FROM reconcile_runs WHERE trigger = 'cron' AND provider = 'firstup'").first<{ status: string; created: number; scanned: number }>(),
       (value) => value?.status === "completed",
     );
     expect(run).toEqual({ status: "completed", created: 130, scanned: 130 });
     expect((await env.DB.prepare("SELECT count(*) AS n FROM users WHERE provider = 'firstup' AND external_id LIKE 'night-%'").first<{ n: number }>())?.n).toBe(130);
   });
 
+  it("the hourly trigger starts an incremental Scalekit run, and only for Scalekit", async () => {
+    await env.DB.exec("DELETE FROM reconcile_runs");
+    const { queue, sent } = capturingQueue();
+    const scalekitEnv = { ...scalekitEnvironment("scheduled-hourly").env(), EVENTS_QUEUE: queue };
+    await handleScheduled(createScheduledController({ cron: "30 * * * *" }), scalekitEnv);
+    expect(sent).toHaveLength(1);
+    const runs = await env.DB.prepare("SELECT provider, scope, trigger FROM reconcile_runs WHERE trigger = 'hourly'").all();
+    expect(runs.results).toEqual([{ provider: "scalekit", scope: "", trigger: "hourly" }]);
+  });
+
   it("the watchdog trigger starts nothing new, and nothing starts without a configured upstream", async () => {
     const { queue, sent } = capturingQueue();
     await handleScheduled(createScheduledController({ cron: "*/15 * * * *" }), { ...env, EVENTS_QUEUE: queue });
-    await handleScheduled(createScheduledController({ cron: "0 3 * * *" }), { ...env, EVENTS_QUEUE: queue, FIRSTUP_SCIM_URL: "" });
+    await handleScheduled(createScheduledController({ cron: "30 * * * *" }), { ...env, EVENTS_QUEUE: queue, SCALEKIT_ENVIRONMENT_URL: "" });
+    await handleScheduled(createScheduledController({ cron: "0 3 * * *" }), { ...env, EVENTS_QUEUE: queue, FIRSTUP_SCIM_URL: "", SCALEKIT_ENVIRONMENT_URL: "" });
     expect(sent).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { SubrequestBudgetSpent } from "../shared/rate-limit";
 import { parseRetryAfter } from "../shared/retry-after";
 import { listResponse, scimError, scimGroup, scimUser, type ScimGroup, type ScimUser } from "./scim-schemas";
 
@@ -107,6 +108,7 @@ export function createScimClient(options: ScimClientOptions) {
         }
       } catch (error) {
         if (error instanceof ScimRequestError) throw error;
+        if (error instanceof SubrequestBudgetSpent) throw new ScimRequestError("unavailable", null, `GET ${path}: ${error.message}`);
         const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
         lastFailure = new ScimRequestError("unavailable", null, `GET ${path}: ${timedOut ? `no response within ${timeoutMs} ms` : "network error"}`);
         waitMs = backoff(attempt);

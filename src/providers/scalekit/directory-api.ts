@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { ConfigError } from "../../config";
+import { SubrequestBudgetSpent } from "../shared/rate-limit";
 import { parseRetryAfter } from "../shared/retry-after";
 
 /**
@@ -216,6 +217,8 @@ export function createScalekitDirectoryApi(options: ScalekitDirectoryApiOptions)
         const retryAfter = response.status === 429 || response.status === 503 ? parseRetryAfter(response.headers.get("retry-after"), now()) : null;
         waitMs = retryAfter ?? backoff(attempt);
       } catch (error) {
+        // Retrying cannot help within this invocation: hand over at once (the caller retries later).
+        if (error instanceof SubrequestBudgetSpent) throw new ScalekitApiError("unavailable", null, `${label}: ${error.message}`);
         const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
         lastFailure = new ScalekitApiError("unavailable", null, `${label}: ${timedOut ? `no response within ${timeoutMs} ms` : "network error"}`);
         waitMs = backoff(attempt);

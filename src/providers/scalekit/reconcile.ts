@@ -1,8 +1,9 @@
 import * as z from "zod";
-import type { SQL } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { claimOnce } from "../../consumer/event-log";
 import { runAtomically } from "../../d1";
 import { isDirectoryEnabled } from "../../directory/directories";
+import { eventVersion } from "../../directory/version";
 import { directoryWrites, upsertUsers } from "../../directory/writes";
 import type { DirectoryEvent, DirectoryUser } from "../../events";
 import { log } from "../../log";
@@ -55,6 +56,18 @@ const ORGANIZATIONS_PER_STEP = 10;
 const INCREMENTAL_MARGIN_MS = 10 * 60 * 1000;
 /** Removals per statement when a run finishes (bounds the JSON bound to one statement). */
 const REMOVALS_PER_STATEMENT = 500;
+/**
+ * Removals the guard always allows a directory, whatever its size: with only the share, a directory
+ * of fewer than 10 users could never lose anyone (10% of 8 is 0). Three stays far below what a
+ * misconfiguration empties, and a wrong environment fails the run before any removal.
+ */
+const MIN_REMOVALS_ALLOWED = 3;
+/**
+ * A group's member listing may exceed the count the groups listing gave by this much (members
+ * added meanwhile) before it is refused: a listing that ignores `directory_group_id` (a gateway,
+ * an API change) would otherwise put every user of the directory into the group.
+ */
+const MEMBER_COUNT_SLACK = (expected: number) => Math.max(5, Math.ceil(expected * 0.1));
 
 const listing = z.object({
   pageToken: z.string().nullable(),
@@ -73,11 +86,17 @@ const directoryCheckpoint = z.object({
   organizationId: z.string().nullable(),
   /** No other directory in the organization: users stored without a directory id belong to this one. */
   soleDirectory: z.boolean(),
+  /** When the first users listing began: only users whose stored state is older can be absent. */
+  scanStartedAt: z.number().int(),
   since: z.string().nullable(),
   listing,
   /** members: the group being listed, the last group done, and which listing of it this is. */
   groupId: z.string().nullable(),
   groupAfter: z.string(),
+  /** The current group's member count as the groups listing gave it (null: not listed, or not said). */
+  groupExpected: z.number().int().nullable(),
+  /** The current group was in this run's groups listing (else it is a stored group the listing missed). */
+  groupListed: z.boolean(),
   pass: z.union([z.literal(1), z.literal(2)]),
   /** The confirming users listing: null until it ran; then whether it was steady and complete. */
   confirmed: z.object({ trusted: z.boolean(), startedAt: z.number().int() }).nullable(),
@@ -100,7 +119,7 @@ const freshListing = (now: number): Listing => ({ pageToken: null, total: null, 
 interface Unit {
   statements: SQL[];
   counters: Counters;
-  next: { checkpoint: DirectoryCheckpoint | DiscoveryCheckpoint } | { end: "completed" | "guard_tripped"; note: string | null };
+  next: { checkpoint: DirectoryCheckpoint | DiscoveryCheckpoint } | { end: "completed" | "guard_tripped" | "failed"; note: string | null };
 }
 
 type Deps = SourceStepDeps<ScalekitDirectoryApi>;
@@ -117,10 +136,13 @@ export const scalekitReconcileSource: ReconcileSource<ScalekitDirectoryApi> = {
       stage: "start",
       organizationId: null,
       soleDirectory: false,
+      scanStartedAt: 0,
       since: null,
       listing: freshListing(0),
       groupId: null,
       groupAfter: "",
+      groupExpected: null,
+      groupListed: true,
       pass: 1,
       confirmed: null,
     };
@@ -146,7 +168,12 @@ async function step(run: ReconcileRun, deps: Deps): Promise<{ phase: Phase; curs
   for (;;) {
     let unit: Unit;
     try {
-      unit = state.kind === "discovery" ? await discoveryUnit(run, state, deps) : await directoryUnit(run, state, deps);
+      unit =
+        run.pages + units >= deps.config.maxPages
+          ? { statements: [], counters: {}, next: { end: "failed", note: `Stopped after RECONCILE_MAX_PAGES (${deps.config.maxPages}) steps: the listing does not end. Nobody was removed.` } }
+          : state.kind === "discovery"
+            ? await discoveryUnit(run, state, deps)
+            : await directoryUnit(run, state, deps);
     } catch (error) {
       // As Firstup's scan: once a unit has committed, a transient failure hands over from the new
       // checkpoint (the queue message that retries it would be stale). Before that, it propagates.
@@ -184,6 +211,7 @@ async function discoveryUnit(run: ReconcileRun, state: DiscoveryCheckpoint, deps
   let started = 0;
   for (const organization of page.items) {
     let directories;
+    const observedAt = deps.now();
     try {
       directories = await deps.client.listDirectories(organization.id);
     } catch (error) {
@@ -191,7 +219,6 @@ async function discoveryUnit(run: ReconcileRun, state: DiscoveryCheckpoint, deps
       if (error instanceof ScalekitApiError && error.kind === "not_found") continue;
       throw error;
     }
-    const observedAt = deps.now();
     for (const directory of directories) {
       events.push({
         ...synthetic(run, observedAt),
@@ -277,29 +304,39 @@ async function startUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: De
     stage: "users",
     organizationId: directory.organization_id,
     soleDirectory: directory.siblings <= 1,
+    scanStartedAt: now,
     listing: freshListing(now),
   };
   return { statements: [], counters: {}, next: { checkpoint: next } };
 }
 
 /** A page's effect on a listing's steadiness (see the module comment). */
-function nextListing(current: Listing, page: { nextPageToken: string | null; totalSize: number | null; invalid: number }): Listing {
-  const total = current.total ?? page.totalSize;
-  const steady = current.steady && page.invalid === 0 && page.totalSize !== null && page.totalSize === total;
+function nextListing(current: Listing, page: { items: unknown[]; nextPageToken: string | null; totalSize: number | null; invalid: number }): Listing {
+  // proto3 JSON omits zeros and empty lists: a first and last page with nothing on it is a total of 0.
+  const reported = page.totalSize ?? (current.total === null && page.items.length === 0 && page.nextPageToken === null ? 0 : null);
+  const total = current.total ?? reported;
+  const steady = current.steady && page.invalid === 0 && reported !== null && reported === total;
   return { ...current, pageToken: page.nextPageToken, total, steady };
+}
+
+/** A next_page_token equal to the one just used: the listing would loop forever. */
+function assertAdvances(listing: Listing, nextPageToken: string | null, label: string): void {
+  if (nextPageToken !== null && nextPageToken === listing.pageToken) throw new ScalekitApiError("client_error", 200, `${label}: next_page_token repeats`);
 }
 
 async function usersUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: Deps): Promise<Unit> {
   const { d1, client, config } = deps;
   const organizationId = state.organizationId!;
   const pass = state.stage === "confirm" ? 2 : 1;
+  // Versioned by when the request was sent: a webhook for any change after that wins.
+  const observedAt = deps.now();
   const page = await client.listUsers(organizationId, run.scope, {
     pageToken: state.listing.pageToken,
     pageSize: Math.min(config.pageSize, MAX_DIRECTORY_PAGE_SIZE),
     includeDetail: true,
     ...(state.since && pass === 1 ? { updatedAfter: state.since } : {}),
   });
-  const observedAt = deps.now();
+  assertAdvances(state.listing, page.nextPageToken, "users listing");
   const read = page.items.flatMap((item) => userFromDirectoryApi(item, { organizationId, directoryId: run.scope }) ?? []);
   const unreadable = page.items.length - read.length;
   const stored = await storedUsers(d1, PROVIDER, read.map(({ user }) => user.externalId));
@@ -326,12 +363,13 @@ async function usersUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: De
 
 async function groupsUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: Deps): Promise<Unit> {
   const { d1, client, config } = deps;
+  const observedAt = deps.now();
   const page = await client.listGroups(state.organizationId!, run.scope, {
     pageToken: state.listing.pageToken,
     pageSize: Math.min(config.pageSize, MAX_DIRECTORY_PAGE_SIZE),
     ...(state.since ? { updatedAfter: state.since } : {}),
   });
-  const observedAt = deps.now();
+  assertAdvances(state.listing, page.nextPageToken, "groups listing");
   const stored = await d1
     .prepare("SELECT external_id, name, deleted_at FROM groups WHERE provider = ? AND external_id IN (SELECT value FROM json_each(?))")
     .bind(PROVIDER, JSON.stringify(page.items.map((group) => group.id)))
@@ -347,27 +385,43 @@ async function groupsUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: D
       kind: "group_upserted",
       group: { externalId: group.id, name: group.display_name ?? null, organizationId: state.organizationId, directoryId: run.scope },
     }));
-  const statements = [...directoryWrites(events, deps.now()), ...markSeen(run.id, page.items.map((group) => `g:${group.id}`))];
+  // Seen as `g:<id>\t<member count>`, so the members step can check a member listing against it.
+  const statements = [...directoryWrites(events, deps.now()), ...markSeen(run.id, page.items.map((group) => `g:${group.id}\t${group.total_users ?? ""}`))];
   const counters: Counters = { groups_changed: events.length, errors: page.invalid };
   if (page.nextPageToken !== null) return { statements, counters, next: { checkpoint: { ...state, listing: { ...state.listing, pageToken: page.nextPageToken } } } };
   // An incremental run stops here: memberships and absences need complete listings.
   if (state.mode === "incremental") return { statements, counters, next: { checkpoint: { ...state, stage: "finish" } } };
-  return { statements, counters, next: { checkpoint: { ...state, stage: "members", groupId: null, groupAfter: "", pass: 1, listing: freshListing(deps.now()) } } };
+  // Stored groups of this directory the listing did not show get a members step too (`\t?`):
+  // its 404 is the evidence that the group is gone (a group cannot vanish on a shifted page).
+  statements.push(sql`INSERT OR IGNORE INTO reconcile_seen (run_id, external_id)
+    SELECT ${run.id}, 'g:' || g.external_id || char(9) || '?' FROM groups AS g
+    WHERE g.provider = ${PROVIDER} AND g.directory_id = ${run.scope} AND g.deleted_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM reconcile_seen AS s WHERE s.run_id = ${run.id}
+                      AND s.external_id >= 'g:' || g.external_id || char(9) AND s.external_id < 'g:' || g.external_id || char(10))`);
+  return {
+    statements,
+    counters,
+    next: { checkpoint: { ...state, stage: "members", groupId: null, groupAfter: "", groupExpected: null, groupListed: true, pass: 1, listing: freshListing(deps.now()) } },
+  };
 }
 
 async function membersUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: Deps): Promise<Unit> {
   const { d1, client, config } = deps;
   let groupId = state.groupId;
   if (groupId === null) {
-    // The next group the groups listing showed, in id order.
+    // The next group (listed, or stored and missed by the listing), in id order. Keys are
+    // `g:<id>\t<count or ? >`: char(10) sorts after every key of `groupAfter`.
     const next = await d1
       .prepare("SELECT external_id FROM reconcile_seen WHERE run_id = ? AND external_id > ? AND external_id < 'g;' ORDER BY external_id LIMIT 1")
-      .bind(run.id, `g:${state.groupAfter}`)
+      .bind(run.id, `g:${state.groupAfter}\n`)
       .first<{ external_id: string }>();
     if (!next) return afterMembers(run, state, deps);
-    groupId = next.external_id.slice(2);
-    state = { ...state, groupId, pass: 1, listing: freshListing(deps.now()) };
+    const tab = next.external_id.indexOf("\t");
+    groupId = next.external_id.slice(2, tab);
+    const count = next.external_id.slice(tab + 1);
+    state = { ...state, groupId, groupListed: count !== "?", groupExpected: /^\d+$/.test(count) ? Number(count) : null, pass: 1, listing: freshListing(deps.now()) };
   }
+  const observedAt = deps.now();
   let page;
   try {
     page = await client.listGroupMembers(state.organizationId!, run.scope, groupId, {
@@ -375,11 +429,19 @@ async function membersUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: 
       pageSize: Math.min(config.pageSize, MAX_DIRECTORY_PAGE_SIZE),
     });
   } catch (error) {
-    // The group was deleted since the groups listing: its memberships are left to its delete event.
-    if (error instanceof ScalekitApiError && error.kind === "not_found") return groupDone(state, groupId, [], {}, deps);
-    throw error;
+    if (!(error instanceof ScalekitApiError) || error.kind !== "not_found") throw error;
+    // Listed a moment ago: deleted since; its own delete event (or the next run) says so.
+    if (state.groupListed) return groupDone(state, groupId, [], {}, deps);
+    // A stored group the listing missed, and the API says it does not exist: it was deleted.
+    return groupDone(state, groupId, await deleteGroup(deps.d1, run, groupId, observedAt, deps.now()), { groups_changed: 1 }, deps);
   }
-  const observedAt = deps.now();
+  assertAdvances(state.listing, page.nextPageToken, "member listing");
+  const listingNow = nextListing(state.listing, page);
+  if (state.pass === 1 && state.groupExpected !== null && listingNow.total !== null && listingNow.total > state.groupExpected + MEMBER_COUNT_SLACK(state.groupExpected)) {
+    // Far more members than the group has: the listing ignored directory_group_id. Grant nothing.
+    log("reconcile.members_refused", { runId: run.id, expected: state.groupExpected, listed: listingNow.total });
+    return groupDone(state, groupId, [], { errors: 1 }, deps);
+  }
   const ids = page.items.map((user) => user.id);
   const prefix = `m${state.pass}:${groupId}\t`;
   const statements: SQL[] = [...markSeen(run.id, ids.map((id) => prefix + id))];
@@ -396,7 +458,6 @@ async function membersUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: 
       counters.memberships_changed = added.length;
     }
   }
-  const listingNow = nextListing(state.listing, page);
   if (page.nextPageToken !== null) return { statements, counters, next: { checkpoint: { ...state, listing: listingNow } } };
 
   // This listing of the group ended. Stored members it did not show are candidates for removal.
@@ -421,13 +482,34 @@ async function membersUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: 
     log("reconcile.members_unsteady", { runId: run.id, candidates: candidates.length });
     return groupDone(state, groupId, statements, { ...counters, errors: (counters.errors ?? 0) + 1 }, deps);
   }
+  // The same guard as for users, per group: a listing that lost most of a group removes nobody.
+  const size = await d1.prepare("SELECT count(*) AS n FROM group_members WHERE provider = ? AND group_external_id = ?").bind(PROVIDER, groupId).first<{ n: number }>();
+  if (candidates.length > removalAllowance(deps.config.maxRemovalShare, size?.n ?? 0)) {
+    log("reconcile.members_guard", { runId: run.id, candidates: candidates.length, members: size?.n ?? 0 });
+    return groupDone(state, groupId, statements, { ...counters, errors: (counters.errors ?? 0) + 1 }, deps);
+  }
   const removal: DirectoryEvent = { ...synthetic(run, state.listing.startedAt), kind: "group_members_changed", groupExternalId: groupId, added: [], removed: candidates };
   statements.push(...directoryWrites([removal], deps.now()));
   return groupDone(state, groupId, statements, { ...counters, memberships_changed: (counters.memberships_changed ?? 0) + candidates.length }, deps);
 }
 
 function groupDone(state: DirectoryCheckpoint, groupId: string, statements: SQL[], counters: Counters, deps: Deps): Unit {
-  return { statements, counters, next: { checkpoint: { ...state, groupId: null, groupAfter: groupId, pass: 1, listing: freshListing(deps.now()) } } };
+  return { statements, counters, next: { checkpoint: { ...state, groupId: null, groupAfter: groupId, groupExpected: null, groupListed: true, pass: 1, listing: freshListing(deps.now()) } } };
+}
+
+/** The stored group, deleted as of `observedAt` (its memberships go with it), as its delete event would. */
+async function deleteGroup(d1: D1Database, run: ReconcileRun, groupId: string, observedAt: number, now: number): Promise<SQL[]> {
+  const row = await d1
+    .prepare("SELECT name, organization_id, directory_id FROM groups WHERE provider = ? AND external_id = ?")
+    .bind(PROVIDER, groupId)
+    .first<{ name: string | null; organization_id: string | null; directory_id: string | null }>();
+  const group = { externalId: groupId, name: row?.name ?? null, organizationId: row?.organization_id ?? null, directoryId: row?.directory_id ?? null };
+  return directoryWrites([{ ...synthetic(run, observedAt), kind: "group_deleted", group }], now);
+}
+
+/** Removals the guard allows out of `size`: the configured share, but never fewer than MIN_REMOVALS_ALLOWED. */
+function removalAllowance(share: number, size: number): number {
+  return Math.max(Math.floor(share * size), MIN_REMOVALS_ALLOWED);
 }
 
 /** After the groups: list the users a second time only if the first listing missed someone we hold. */
@@ -437,14 +519,21 @@ async function afterMembers(run: ReconcileRun, state: DirectoryCheckpoint, deps:
   return { statements: [], counters: {}, next: { checkpoint: { ...state, stage: "confirm", listing: freshListing(deps.now()) } } };
 }
 
-async function finishUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: Deps): Promise<Unit> {
+async function finishUnit(run: ReconcileRun, given: DirectoryCheckpoint, deps: Deps): Promise<Unit> {
   const { d1, config } = deps;
+  // Read again: a second directory enabled since the run began makes users without a directory
+  // id no longer this directory's.
+  const siblings = await d1
+    .prepare("SELECT count(*) AS n FROM directories WHERE provider = ? AND organization_id = ?")
+    .bind(PROVIDER, given.organizationId)
+    .first<{ n: number }>();
+  const state = { ...given, soleDirectory: given.soleDirectory && (siblings?.n ?? 0) <= 1 };
   const size = await d1
     .prepare(`SELECT count(*) AS n FROM users AS u WHERE ${IN_DIRECTORY}`)
     .bind(PROVIDER, run.scope, state.soleDirectory ? 1 : 0, state.organizationId)
     .first<{ n: number }>();
   const directorySize = size?.n ?? 0;
-  const limit = Math.floor(config.maxRemovalShare * directorySize);
+  const limit = removalAllowance(config.maxRemovalShare, directorySize);
   const staged = await stagedRemovals(d1, run.id);
   const notes: string[] = [];
   let absent: StoredRow[] = [];
@@ -493,16 +582,19 @@ interface StoredRow {
   provider_roles: string | null;
 }
 
-/** Live users of the directory that none of the given listings showed. */
+/**
+ * Live users of the directory that none of the given listings showed, and whose stored state is
+ * older than the first listing: a user a webhook created or changed during the run is not absent.
+ */
 async function absentUsers(d1: D1Database, run: ReconcileRun, state: DirectoryCheckpoint, limit: number, listings: string[]): Promise<StoredRow[]> {
-  const unseen = listings.map((_, i) => `AND NOT EXISTS (SELECT 1 FROM reconcile_seen AS s WHERE s.run_id = ?5 AND s.external_id = ?${6 + i} || u.external_id)`).join("\n");
+  const unseen = listings.map((_, i) => `AND NOT EXISTS (SELECT 1 FROM reconcile_seen AS s WHERE s.run_id = ?5 AND s.external_id = ?${7 + i} || u.external_id)`).join("\n");
   const rows = await d1
     .prepare(
       `SELECT u.external_id, u.email, u.first_name, u.last_name, u.organization_id, u.directory_id, u.user_name,
               u.scim_external_id, u.attributes, u.provider_roles
-       FROM users AS u WHERE ${IN_DIRECTORY} ${unseen} ORDER BY u.external_id LIMIT ${Math.max(0, Math.floor(limit))}`,
+       FROM users AS u WHERE ${IN_DIRECTORY} AND u.last_event_version < ?6 ${unseen} ORDER BY u.external_id LIMIT ${Math.max(0, Math.floor(limit))}`,
     )
-    .bind(PROVIDER, run.scope, state.soleDirectory ? 1 : 0, state.organizationId, run.id, ...listings)
+    .bind(PROVIDER, run.scope, state.soleDirectory ? 1 : 0, state.organizationId, run.id, eventVersion(state.scanStartedAt, ""), ...listings)
     .all<StoredRow>();
   return rows.results;
 }
@@ -528,10 +620,10 @@ async function countSeen(d1: D1Database, runId: string, prefix: string, pending:
   const row = await d1
     .prepare(
       `SELECT count(*) AS n FROM (
-         SELECT external_id FROM reconcile_seen WHERE run_id = ? AND substr(external_id, 1, length(?)) = ?
+         SELECT external_id FROM reconcile_seen WHERE run_id = ? AND external_id >= ? AND external_id < ?
          UNION SELECT value FROM json_each(?))`,
     )
-    .bind(runId, prefix, prefix, JSON.stringify(pending))
+    .bind(runId, prefix, `${prefix}\u{10ffff}`, JSON.stringify(pending))
     .first<{ n: number }>();
   return row?.n ?? 0;
 }

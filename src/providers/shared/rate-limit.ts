@@ -7,6 +7,14 @@
  * const limited = spacedFetch({ perSecond: 10, maxRequests: 45 }); // 10 a second, 45 in all
  * await limited("https://upstream.example/scim/v2/Users/u_1");
  */
+/** Thrown instead of a request once an invocation's budget is spent: clients fail fast on it, without retrying. */
+export class SubrequestBudgetSpent extends Error {
+  constructor() {
+    super("subrequest budget of this invocation is spent");
+    this.name = "SubrequestBudgetSpent";
+  }
+}
+
 export function spacedFetch(
   perSecond: number | { perSecond: number; maxRequests?: number },
   fetchImpl: typeof fetch = (input, init) => fetch(input, init),
@@ -23,7 +31,7 @@ export function spacedFetch(
     // Past the invocation's subrequest budget, fail fast without a request: the caller's lookup
     // fails as "unavailable" and its message is retried by the queue, instead of the runtime
     // refusing every later subrequest of the invocation.
-    if (limits.maxRequests !== undefined && sent >= limits.maxRequests) throw new TypeError("subrequest budget of this invocation is spent");
+    if (limits.maxRequests !== undefined && sent >= limits.maxRequests) throw new SubrequestBudgetSpent();
     sent++;
     const now = clock.now();
     const slot = Math.max(now, nextSlot);
