@@ -20,6 +20,9 @@ export type ErrorCode =
   | "invalid_webhook_id"
   | "invalid_json"
   | "invalid_query"
+  | "invalid_body"
+  | "cursor_expired"
+  | "notifications_off"
   | "queue_unavailable"
   | "quarantine_unavailable"
   | "provider_misconfigured"
@@ -32,6 +35,7 @@ export type ErrorCode =
 
 const messages: Record<ErrorCode, string> = {
   not_found: "No such route.",
+  cursor_expired: "Changes after this cursor are no longer kept. Resync: read the full listing (/v1/users, /v1/groups), then follow the feed from `latest_seq`.",
   insufficient_scope: "This token may only read the directory; this route needs an admin token.",
   method_not_allowed: "This route only accepts POST.",
   provider_not_found: "No webhook provider is configured under this name.",
@@ -45,6 +49,8 @@ const messages: Record<ErrorCode, string> = {
   invalid_webhook_id: "webhook-id must be 1-256 printable ASCII characters.",
   invalid_json: "The body is not UTF-8 JSON.",
   invalid_query: "A query parameter is missing or invalid.",
+  invalid_body: "The JSON body is missing or invalid.",
+  notifications_off: "Change notifications are off: APP_WEBHOOK_URL is not set.",
   queue_unavailable: "The event could not be queued. Retry later; nothing was recorded.",
   quarantine_unavailable: "The delivery could not be processed, nor stored for an operator. Retry later; nothing was recorded.",
   provider_misconfigured: "This provider's verification keys are invalid. Retry later.",

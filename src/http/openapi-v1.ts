@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { cursorOf } from "./opaque-cursor";
-import { cursorParam, defineRoute, errorResponses, jsonResponse, nextCursor, pageLimit, READ_SECURITY, readAuthResponses, timestamp } from "./openapi-common";
+import { changeTypes } from "../changes/feed";
+import { cursorParam, defineRoute, errorBody, errorResponses, jsonResponse, nextCursor, pageLimit, READ_SECURITY, readAuthResponses, timestamp } from "./openapi-common";
 
 /**
  * The /v1 contract: each route's query (the validator v1.ts runs) and its responses (the JSON
@@ -178,5 +179,72 @@ export const listDirectories = defineRoute({
     ...readAuthResponses,
     200: directoriesPage,
     400: errorResponses.invalidQuery,
+  },
+});
+
+const changeType = z.enum(changeTypes);
+
+/** The change feed's query: a seq cursor, not an opaque one, so a reader can store it as a number. */
+export const changesQuery = z.object({
+  after: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .meta({ description: "Return changes with a sequence number greater than this (the `next` of the previous page; 0 from the start)." }),
+  limit: pageLimit(500, 100),
+  types: z
+    .string()
+    .max(1024)
+    .transform((value, ctx) => {
+      const types = value.split(",").map((type) => type.trim()).filter(Boolean);
+      for (const type of types) if (!changeType.safeParse(type).success) ctx.addIssue({ code: "custom", message: `unknown change type ${type}` });
+      return types as z.infer<typeof changeType>[];
+    })
+    .optional()
+    .meta({ description: "Comma-separated change types, e.g. `user.deactivated,user.deleted`." }),
+  organization_id: organizationId.optional(),
+  provider: provider.optional(),
+});
+
+export const Change = z
+  .object({
+    seq: z.number().int().meta({ description: "Monotonic, gap-free for readers: following `next` never skips a change." }),
+    type: changeType,
+    provider: z.string(),
+    organization_id: z.string().nullable(),
+    directory_id: z.string().nullable(),
+    subject: z.string().meta({ description: "The user's (membership changes: the user's) or the group's external id." }),
+    cause: z.string().meta({ description: "The provider event id that caused it, or `reconcile:<run id>`." }),
+    source: z.enum(["webhook", "reconcile"]).or(z.string()),
+    occurred_at: z.iso.datetime(),
+    recorded_at: z.iso.datetime(),
+    data: z.record(z.string(), z.unknown()).meta({ description: "`{ user }`, `{ user, changed }`, `{ user: { id }, before, after }`, `{ group }`, `{ group, changed }` or `{ group: { id }, user: { id } }` (README, \"Reacting to changes\")." }),
+  })
+  .meta({ id: "Change" });
+
+export const listChanges = defineRoute({
+  method: "get",
+  path: "/changes",
+  summary: "The change feed",
+  description:
+    "Every effective change to the directory, in sequence order. Follow `next` to never miss one, even while changes are being committed. Kept CHANGE_RETENTION_DAYS (30); an older cursor answers 410 `cursor_expired`. An organization-scoped read token sees only its organization's changes.",
+  security: READ_SECURITY,
+  request: { query: changesQuery },
+  responses: {
+    ...readAuthResponses,
+    200: jsonResponse(
+      z.object({
+        changes: z.array(Change),
+        next: z.number().int().meta({ description: "Pass as `after` for the next page (equal to `after` when nothing new)." }),
+        latest_seq: z.number().int().meta({ description: "The newest sequence number recorded so far." }),
+      }),
+      "A page of changes in sequence order.",
+    ),
+    400: errorResponses.invalidQuery,
+    410: jsonResponse(
+      errorBody(["cursor_expired"], { latest_seq: z.number().int(), pruned_through: z.number().int() }),
+      "The cursor is older than what retention kept. Resync: read the full listing, then follow the feed from `latest_seq`.",
+    ),
   },
 });

@@ -1,4 +1,5 @@
 import type { DirectoryUser } from "../events";
+import { changeJson, readChanges } from "../changes/feed";
 import { readConfig } from "../config";
 import { getGroup, getUser, groupMemberPage, listGroups, listUsers, membershipsOf, type Cursor, type GroupRow, type UserRow } from "../directory/read";
 import { rolesFor } from "../directory/roles";
@@ -134,6 +135,13 @@ export function v1Routes() {
     const rows = await listGroups(c.env.DB, { provider: query.provider, organizationId: query.organization_id }, { after: query.cursor ?? null, limit: query.limit + 1 }, c.get("readScope"));
     const page = rows.slice(0, query.limit);
     return c.json({ groups: page.map(groupJson), next_cursor: rows.length > query.limit ? positionCursor(page.at(-1)!) : null }, 200);
+  });
+
+  app.openapi(routes.listChanges, async (c) => {
+    const { after, limit, types, organization_id, provider } = c.req.valid("query");
+    const page = await readChanges(c.env.DB, after, limit, { types, organizationId: organization_id, provider }, c.get("readScope"));
+    if (!page.ok) return errorResponse(c, 410, "cursor_expired", { latest_seq: page.latest, pruned_through: page.prunedThrough });
+    return c.json({ changes: page.changes.map(changeJson), next: page.next, latest_seq: page.latest }, 200);
   });
 
   app.openapi(routes.listDirectories, async (c) => c.json(await directoryPage(c.env.DB, c.req.valid("query"), c.get("readScope")), 200));

@@ -176,6 +176,7 @@ describe("every list route is covered here", () => {
     "/v1/groups",
     "/v1/groups/:provider/:externalId/members",
     "/v1/directories",
+    "/v1/changes",
     "/scim/v2/Users",
     "/scim/v2/Groups",
     "/scim/v2/Users/.search",
@@ -193,6 +194,24 @@ describe("every list route is covered here", () => {
       .routes.filter((route) => (route.method === "GET" && !route.path.endsWith("*") && !notLists(route.path)) || (route.method === "POST" && route.path.endsWith("/.search")))
       .map((route) => route.path);
     expect([...new Set(lists)].sort()).toEqual([...walked].sort());
+  });
+});
+
+describe("/v1/changes, followed to the end", () => {
+  it.each(scopes)("GET /v1/changes?limit=500 ($name): every change of the seeding once, in order", async ({ headers, organizationId }) => {
+    const seen: number[] = [];
+    let after = 0;
+    for (let pages = 0; ; pages++) {
+      expect(pages, "the walk ends").toBeLessThan(2_000);
+      const body = await page<{ changes: { seq: number; organization_id: string | null }[]; next: number }>(`/v1/changes?after=${after}&limit=500`, headers);
+      expect(body.changes.length).toBeLessThanOrEqual(500);
+      seen.push(...body.changes.map((change) => change.seq));
+      if (body.next === after) break;
+      after = body.next;
+    }
+    const expected = await env.DB.prepare("SELECT seq FROM changes WHERE ?1 IS NULL OR organization_id = ?1 ORDER BY seq").bind(organizationId).all<{ seq: number }>();
+    expect(expected.results.length).toBeGreaterThan(1_000);
+    expect(seen).toEqual(expected.results.map((row) => row.seq));
   });
 });
 

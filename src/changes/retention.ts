@@ -1,0 +1,36 @@
+/**
+ * Keeps the change feed bounded: changes older than the retention window are deleted in bounded
+ * batches (by the watchdog cron), and `feed_state.pruned_through` remembers how far, so a reader
+ * whose cursor points before it is told `cursor_expired` instead of silently missing changes.
+ *
+ * `recorded_at` grows with `seq` (both are assigned at commit, one transaction at a time), so the
+ * expired changes are a prefix of the table in seq order: one bounded read of the oldest rows finds
+ * it without an index on recorded_at.
+ */
+
+/** Changes deleted per call at most (one statement; the cron comes back every 15 minutes). */
+export const PRUNE_BATCH = 5_000;
+
+export async function pruneChanges(d1: D1Database, now: number, retentionDays: number): Promise<number> {
+  const cutoff = now - retentionDays * 24 * 3600 * 1000;
+  const oldest = await d1.prepare("SELECT seq, recorded_at FROM changes ORDER BY seq LIMIT ?").bind(PRUNE_BATCH).all<{ seq: number; recorded_at: number }>();
+  let through = 0;
+  for (const row of oldest.results) {
+    if (row.recorded_at >= cutoff) break;
+    through = row.seq;
+  }
+  if (through === 0) return 0;
+  const [deleted] = await d1.batch([
+    d1.prepare("DELETE FROM changes WHERE seq <= ?").bind(through),
+    d1
+      .prepare(
+        `INSERT INTO feed_state (key, value) VALUES ('pruned_through', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = max(coalesce(value, 0), excluded.value)`,
+      )
+      .bind(through),
+    // Deliveries that ended (delivered, rejected, given up) go with their change; a pending one
+    // stays visible to operators (its endpoint has been off for the whole window).
+    d1.prepare("DELETE FROM change_deliveries WHERE seq <= ? AND status <> 'pending'").bind(through),
+  ]);
+  return deleted?.meta.changes ?? 0;
+}
