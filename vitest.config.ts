@@ -1,5 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { startAppReceiver } from "./test/support/app-receiver";
 import { startScalekitApi } from "./test/support/scalekit-api";
 import { startScimServer } from "./test/support/scim-server";
 
@@ -15,6 +16,8 @@ export default defineConfig(async () => {
   const scim = await startScimServer();
   // A local Scalekit Directory API (token + directory routes), one environment per test file.
   const scalekit = await startScalekitApi();
+  // The application that receives change notifications (verifies each with the reference library).
+  const appReceiver = await startAppReceiver();
   return {
     plugins: [
       cloudflareTest({
@@ -27,11 +30,14 @@ export default defineConfig(async () => {
           queueConsumers: {
             "directory-events": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 2, deadLetterQueue: "directory-events-dlq" },
             "directory-events-dlq": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 10 },
+            "directory-notifications": { maxBatchSize: 10, maxBatchTimeout: 0.05, maxRetries: 25, deadLetterQueue: "directory-notifications-dlq" },
+            "directory-notifications-dlq": { maxBatchSize: 100, maxBatchTimeout: 0.05, maxRetries: 10 },
           },
           bindings: {
             TEST_MIGRATIONS: await readD1Migrations("./migrations"),
             TEST_SCIM_SERVER: scim.url,
             TEST_SCALEKIT_API: scalekit.url,
+            TEST_APP_RECEIVER: appReceiver.url,
             SCALEKIT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
             FIRSTUP_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
             FIRSTUP_WEBHOOK_AUTHORIZATION: "",

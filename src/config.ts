@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { parseSigningSecret } from "./notify/sign";
 
 /**
  * Configuration, validated where it is used, one section per part of the Worker. A mistake in one
@@ -9,6 +10,13 @@ import * as z from "zod";
 
 /** Hard ceiling on webhook bodies. The spec recommends payloads under 20 kB. */
 export const BODY_LIMIT_CEILING_BYTES = 1024 * 1024;
+
+/**
+ * Ceiling on NOTIFY_MAX_ATTEMPTS: failed tries are Queue retries, so the notifications consumer's
+ * max_retries in wrangler.toml must stay above it (a crash also spends one).
+ */
+export const MAX_NOTIFY_ATTEMPTS = 20;
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /** The dead-letter queue's name when DEAD_LETTER_QUEUE is unset (wrangler.toml's). */
 export const DEFAULT_DEAD_LETTER_QUEUE = "directory-events-dlq";
@@ -91,6 +99,21 @@ const sections = {
   read: z.object({
     ROLE_MAPPING: jsonVariable(roleMapping, "[]"),
   }),
+  feed: z.object({
+    // Days the change feed keeps changes (GET /v1/changes; older cursors answer cursor_expired).
+    CHANGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  }),
+  notify: z
+    .object({
+      APP_WEBHOOK_URL: z.string().trim().default("").refine(isAllowedWebhookUrl, { message: "https URL (http only for 127.0.0.1, localhost, [::1])" }),
+      APP_WEBHOOK_SECRET: z.string().trim().default("").refine((secret) => secret === "" || parseSigningSecret(secret) !== null, { message: "whsec_ or whsk_ secret" }),
+      NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(MAX_NOTIFY_ATTEMPTS).default(8),
+      NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(30_000).default(10_000),
+    })
+    .superRefine((vars, context) => {
+      // An unsigned notification would teach the app to accept anything.
+      if (vars.APP_WEBHOOK_URL && !vars.APP_WEBHOOK_SECRET) context.addIssue({ code: "custom", path: ["APP_WEBHOOK_SECRET"], message: "required with APP_WEBHOOK_URL" });
+    }),
 };
 type Section = keyof typeof sections;
 
@@ -118,6 +141,16 @@ export type ReconcileConfig = {
   pagesPerMessage: number;
   maxPages: number;
   maxRemovalShare: number;
+};
+
+export type NotifyConfig = {
+  /** null: notifications are off (nothing is relayed or sent). */
+  url: string | null;
+  /** APP_WEBHOOK_SECRET, format-checked here, imported by src/notify/sign.ts; set whenever url is. */
+  secret: string;
+  /** HTTP tries per change before it is given up (`failed`). */
+  maxAttempts: number;
+  timeoutMs: number;
 };
 
 export type ReadConfig = {
@@ -185,6 +218,39 @@ export function reconcileConfig(env: Env): ReconcileConfig {
 
 export function readConfig(env: Env): ReadConfig {
   return { roleMapping: parseSection(env, "read").ROLE_MAPPING };
+}
+
+/** How long the change feed keeps changes (src/changes/retention.ts). */
+export function feedConfig(env: Env): { retentionDays: number } {
+  return { retentionDays: parseSection(env, "feed").CHANGE_RETENTION_DAYS };
+}
+
+/** Outbound change notifications (src/notify). */
+export function notifyConfig(env: Env): NotifyConfig {
+  const vars = parseSection(env, "notify");
+  return {
+    url: vars.APP_WEBHOOK_URL || null,
+    secret: vars.APP_WEBHOOK_SECRET,
+    maxAttempts: vars.NOTIFY_MAX_ATTEMPTS,
+    timeoutMs: vars.NOTIFY_TIMEOUT_MS,
+  };
+}
+
+/**
+ * APP_WEBHOOK_URL: empty (off), or https. Plain http only to a loopback host, for local
+ * development: anywhere else the signed change data (names, emails) would cross networks in clear.
+ */
+function isAllowedWebhookUrl(text: string): boolean {
+  if (text === "") return true;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password) return false;
+  if (url.protocol === "https:") return true;
+  return url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname);
 }
 
 /** Which queue carries dead letters: a plain string, so routing to it can never fail on config. */

@@ -1,5 +1,8 @@
+import { pruneChanges } from "./changes/retention";
+import { feedConfig } from "./config";
 import { backfillFoldKeys } from "./directory/fold-backfill";
 import { log } from "./log";
+import { relayFromEnv } from "./notify/relay";
 import { startOrResumeRun, resumeStalledRuns } from "./reconcile/start";
 import { reconcileSources } from "./providers";
 
@@ -13,7 +16,8 @@ export const HOURLY_RECONCILE_CRON = "30 * * * *";
  * Every trigger resumes stalled runs and fills case-folded keys left from before migration 0002;
  * the nightly one also starts a full run for each provider whose upstream is configured, so
  * anything a missed webhook left wrong heals by morning; the hourly one starts an incremental run
- * (changes since the last completed run, removing nobody) for sources that offer one.
+ * (changes since the last completed run, removing nobody) for sources that offer one. The
+ * watchdog also relays changes no consumer batch relayed and re-sends lost notifications.
  */
 export async function handleScheduled(controller: ScheduledController, env: Env, now: () => number = Date.now): Promise<void> {
   const deps = { d1: env.DB, queue: env.EVENTS_QUEUE, now };
@@ -21,6 +25,11 @@ export async function handleScheduled(controller: ScheduledController, env: Env,
   if (resumed.length) log("reconcile.watchdog", { resumed: resumed.map((run) => run.id) });
   const folded = await backfillFoldKeys(env.DB);
   if (folded) log("directory.fold_keys_backfilled", { rows: folded });
+  if (controller.cron === WATCHDOG_CRON) {
+    await relayFromEnv(env, now, { resendStalled: true });
+    const pruned = await pruneChanges(env.DB, now(), feedConfig(env).retentionDays);
+    if (pruned) log("changes.pruned", { changes: pruned });
+  }
   const trigger = controller.cron === NIGHTLY_RECONCILE_CRON ? "cron" : controller.cron === HOURLY_RECONCILE_CRON ? "hourly" : null;
   if (!trigger) return;
   for (const source of reconcileSources.values()) {

@@ -10,6 +10,8 @@ declare global {
       TEST_SCIM_SERVER: string;
       /** Base URL of the local Scalekit Directory API (test/support/scalekit-api.ts); environments live at /t/<name>. */
       TEST_SCALEKIT_API: string;
+      /** Base URL of the notification receiver (test/support/app-receiver.ts); tenants live at /t/<name>. */
+      TEST_APP_RECEIVER: string;
       /** Where benchmarks inside workerd post their results (bench/run.ts). */
       BENCH_COLLECTOR: string;
     }

@@ -8,6 +8,10 @@ import { applyEventBatch } from "./apply-batch";
 import { retryDelaySeconds } from "./backoff";
 import { recordDeadLetterBatch } from "./dead-letters";
 import { runReconcileSteps } from "./reconcile-steps";
+import { recordNotifyDeadLetters } from "../notify/dead-letters";
+import { handleNotificationBatch } from "../notify/deliver";
+import { NOTIFY_DEAD_LETTER_QUEUE_NAME, NOTIFY_QUEUE_NAME } from "../notify/message";
+import { relayFromEnv } from "../notify/relay";
 
 /**
  * SCIM requests one consumer invocation may make, retries included: under the Workers Free plan's
@@ -19,12 +23,17 @@ const UPSTREAM_REQUESTS_PER_INVOCATION = 40;
 const DEAD_LETTER_RETRY_BASE_SECONDS = 10;
 
 /**
- * The queue() entry point. Dead-letter batches are recorded; other messages are decoded once and
- * routed: provider deliveries to the event consumer, reconciliation steps to the reconciler.
+ * The queue() entry point. Dead-letter batches are recorded; the notifications queues go to
+ * src/notify; other messages are decoded once and routed: provider deliveries to the event
+ * consumer, reconciliation steps to the reconciler. After those commit, their changes are relayed
+ * to the notifications queue.
  */
 export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, now: () => number = Date.now): Promise<void> {
   // Dead letters depend on nothing but D1: no configuration is read before they are recorded.
   if (batch.queue === deadLetterQueueName(env)) return recordDeadLetterBatch(batch, env.DB, { now, retryBaseSeconds: DEAD_LETTER_RETRY_BASE_SECONDS });
+  // Notifications read only their own settings: a bad ingest or consumer setting cannot stop them.
+  if (batch.queue === NOTIFY_QUEUE_NAME) return handleNotificationBatch(batch, env, now);
+  if (batch.queue === NOTIFY_DEAD_LETTER_QUEUE_NAME) return recordNotifyDeadLetters(batch, { d1: env.DB, queue: env.NOTIFY_QUEUE, now });
   const config = consumerConfig(env);
   const options = { now, retryBaseSeconds: config.retryBaseSeconds };
 
@@ -64,4 +73,6 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, n
   if (reconcileSteps.length) {
     await runReconcileSteps(reconcileSteps, { ...options, d1: env.DB, queue: env.EVENTS_QUEUE, clientFor, config: () => reconcileConfig(env) });
   }
+  // Every message above is acked or retried by now; relaying never fails the batch.
+  await relayFromEnv(env, now);
 }

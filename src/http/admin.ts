@@ -11,6 +11,7 @@ import { startOrResumeRun } from "../reconcile/start";
 import { UNSCOPED } from "../directory/read";
 import { adminAuth } from "./auth";
 import { heldEventRoutes } from "./admin-held";
+import { notificationRoutes } from "./admin-notifications";
 import type { AppEnv } from "./app-env";
 import { errorResponse } from "./errors";
 import { encodeCursor } from "./opaque-cursor";
@@ -30,6 +31,7 @@ import { isoTime, TypedRouter } from "./openapi-common";
  * - GET  /admin/reconcile/runs                          recent runs (?provider=firstup&limit=20)
  * - GET  /admin/reconcile/runs/:id                      one run's report
  * - GET  /admin/directories                            every directory, enabled or disabled (?provider, organization_id, enabled)
+ * - /admin/notifications…                               outbound change notifications (admin-notifications.ts)
  * Requests and responses are declared in openapi-admin.ts (served at /openapi.json).
  */
 export interface AdminRouteOptions {
@@ -42,6 +44,7 @@ export function adminRoutes(options: AdminRouteOptions = {}) {
   const app = new TypedRouter<AppEnv>();
   app.use("*", adminAuth());
   app.nest("/", heldEventRoutes());
+  app.nest("/", notificationRoutes());
 
   app.openapi(routes.listEvents, async (c) => {
     const { cursor, limit, ...filters } = c.req.valid("query");

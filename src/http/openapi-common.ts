@@ -34,6 +34,26 @@ function validated(target: "query" | "param", schema: z.ZodType): MiddlewareHand
   });
 }
 
+/**
+ * Parses a JSON request body with the route's schema, for `c.req.valid("json")`. Anything else
+ * (not JSON, or not the shape) is 400 `invalid_body` with one `issues` line per problem. Parsed
+ * here rather than by hono's json validator, whose malformed-JSON answer is not our error format.
+ */
+function validatedJsonBody(schema: z.ZodType): MiddlewareHandler {
+  return async (c, next) => {
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.text());
+    } catch {
+      return errorResponse(c, 400, "invalid_body", { issues: ["body: not JSON"] });
+    }
+    const result = schema.safeParse(body);
+    if (!result.success) return errorResponse(c, 400, "invalid_body", { issues: result.error.issues.map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`) });
+    c.req.addValidatedData("json", result.data as {});
+    await next();
+  };
+}
+
 /** Keeps a route's literal types (method, path, statuses) for the handler's typing. */
 export const defineRoute = <R extends RouteConfig>(route: R) => route;
 
@@ -56,9 +76,11 @@ export class TypedRouter<E extends Env> extends Hono<E> {
   openapi<R extends RouteConfig>(route: R, handler: RouteHandler<R, E>) {
     this.registry.registerPath(route);
     const validators: MiddlewareHandler[] = [];
-    const { query, params } = route.request ?? {};
+    const { query, params, body } = route.request ?? {};
     if (query) validators.push(validated("query", query as z.ZodType));
     if (params) validators.push(validated("param", params as z.ZodType));
+    const json = body?.content["application/json"];
+    if (json && "schema" in json && json.schema) validators.push(validatedJsonBody(json.schema as z.ZodType));
     this.on([route.method.toUpperCase()], [route.path.replace(/\{(\w+)\}/g, ":$1")], ...validators, handler as Handler<E>);
   }
 
@@ -109,6 +131,10 @@ export const errorResponses = {
   invalidQuery: jsonResponse(
     errorBody(["invalid_query", "invalid_authorization_header"], { issues: issueList.optional() }),
     "A query parameter is missing or invalid (`invalid_query`, with `issues`), or the Authorization header is malformed.",
+  ),
+  invalidBody: jsonResponse(
+    errorBody(["invalid_body", "invalid_authorization_header"], { issues: issueList.optional() }),
+    "The JSON body is missing or invalid (`invalid_body`, with `issues`), or the Authorization header is malformed.",
   ),
   unauthorized: jsonResponse(errorBody(["unauthorized"]), "No bearer token, or not a configured one."),
   insufficientScope: jsonResponse(errorBody(["insufficient_scope"]), "A read token on a route that needs an admin token."),

@@ -95,7 +95,7 @@ describe("operator routes", () => {
 
   it("is 404 for providers without a SCIM upstream, 400 for a bad query, 404 for an unknown run", async () => {
     const post = (provider: string, overrides: Partial<Env> = {}) => callApp(new Request(`${BASE}/reconcile/${provider}`, { method: "POST", headers: auth }), tenant.env(overrides));
-    expect((await post("scalekit")).status).toBe(404);
+    expect((await post("scalekit", { SCALEKIT_ENVIRONMENT_URL: "" })).status).toBe(404);
     expect((await post("firstup", { FIRSTUP_SCIM_URL: "" })).status).toBe(404);
     const bad = await callApp(new Request(`${BASE}/reconcile/runs?limit=100000`, { headers: auth }), tenant.env());
     expect(bad.status).toBe(400);

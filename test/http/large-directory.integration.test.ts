@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/http/app";
+import { relayChanges } from "../../src/notify/relay";
 import { MAX_RESULTS } from "../../src/scim/discovery";
 import { countingD1 } from "../support/d1";
 import { LARGE_PROVIDER, MEMBERSHIP_COUNT, ORG_NORD, ORG_SUD, seedLargeDirectory, type LargeDirectory, type SeededUser } from "../support/large-directory";
@@ -170,7 +171,7 @@ describe("the seeded directory", () => {
 
 describe("every list route is covered here", () => {
   /** GET routes that return one resource or a fixed document, not a list that grows with the directory. */
-  const notLists = (path: string) => /\/:[A-Za-z]+$/.test(path) || ["/scim/v2/ServiceProviderConfig", "/openapi.json", "/healthz", "/healthz/"].includes(path);
+  const notLists = (path: string) => /\/:[A-Za-z]+$/.test(path) || ["/scim/v2/ServiceProviderConfig", "/openapi.json", "/healthz", "/healthz/", "/admin/notifications"].includes(path);
   const walked = [
     "/v1/users",
     "/v1/groups",
@@ -187,6 +188,7 @@ describe("every list route is covered here", () => {
     "/admin/dead-letters",
     "/admin/reconcile/runs",
     "/admin/directories",
+    "/admin/notifications/deliveries",
   ];
 
   it("a new list route (GET, or POST /.search) fails this test until it is walked below", () => {
@@ -210,6 +212,27 @@ describe("/v1/changes, followed to the end", () => {
       after = body.next;
     }
     const expected = await env.DB.prepare("SELECT seq FROM changes WHERE ?1 IS NULL OR organization_id = ?1 ORDER BY seq").bind(organizationId).all<{ seq: number }>();
+    expect(expected.results.length).toBeGreaterThan(1_000);
+    expect(seen).toEqual(expected.results.map((row) => row.seq));
+  });
+});
+
+describe("/admin/notifications/deliveries, followed to the end", () => {
+  it("GET /admin/notifications/deliveries?limit=200: every change's delivery once, in seq order", async () => {
+    // Relays the whole seeded feed (notifications on; the queue messages are dropped), then pages.
+    const deps = { d1: env.DB, queue: { sendBatch: async () => undefined } as unknown as Queue, now: Date.now, webhookUrl: "https://app.example.com/hook" };
+    while ((await relayChanges(deps)).relayed > 0);
+    const seen: number[] = [];
+    let after = 0;
+    for (let pages = 0; ; pages++) {
+      expect(pages, "the walk ends").toBeLessThan(100);
+      const body = await page<{ deliveries: { seq: number }[]; next_after: number | null }>(`/admin/notifications/deliveries?after=${after}&limit=200`, ADMIN);
+      expect(body.deliveries.length).toBeLessThanOrEqual(200);
+      seen.push(...body.deliveries.map((delivery) => delivery.seq));
+      if (body.next_after === null) break;
+      after = body.next_after;
+    }
+    const expected = await env.DB.prepare("SELECT seq FROM changes ORDER BY seq").all<{ seq: number }>();
     expect(expected.results.length).toBeGreaterThan(1_000);
     expect(seen).toEqual(expected.results.map((row) => row.seq));
   });

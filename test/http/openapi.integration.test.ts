@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod";
 import { createApp } from "../../src/http/app";
 import * as adminContract from "../../src/http/openapi-admin";
+import * as notificationContract from "../../src/http/openapi-notifications";
 import * as v1Contract from "../../src/http/openapi-v1";
 import { seedTenants } from "../support/tenants";
 import { callApp } from "../support/worker";
@@ -111,6 +112,8 @@ describe("GET /openapi.json", () => {
     await check("/admin/dead-letters", adminContract.listDeadLetters, 200, ADMIN);
     await check("/admin/reconcile/runs", adminContract.listRuns, 200, ADMIN);
     await check("/admin/reconcile/runs/none", adminContract.getRun, 404, ADMIN);
+    await check("/admin/notifications", notificationContract.getNotifications, 200, ADMIN);
+    await check("/admin/notifications/deliveries", notificationContract.listNotificationDeliveries, 200, ADMIN);
   });
 });
 
