@@ -5,7 +5,8 @@
  *    reconciliation at 10k users, billable operations per event;
  * 2. HTTP ingest under load against `wrangler dev`;
  * 3. the bundle;
- * 4. the cost model, from the counts in (1) and Cloudflare's published prices.
+ * 4. the cost model, from the counts in (1) and Cloudflare's published prices: per delivered
+ *    event, and per change notified to the app (APP_WEBHOOK_URL set).
  * Figures are medians over repeated runs after a warm-up, with their spread, and ratios against a
  * baseline measured in the same run: these machines are shared and noisy.
  */
@@ -148,7 +149,7 @@ out(`${kib(bundle.rawBytes)} raw, **${kib(bundle.gzipBytes)} gzip** (target ≤ 
 out();
 
 // Cost model
-type CostRow = { dedupeKv: "on" | "off"; perEvent: { workerRequests: number; queueMessages: number; kvReads: number; kvWrites: number; d1RowsRead: number; d1RowsWritten: number } };
+type CostRow = { dedupeKv: "on" | "off"; perEvent: { workerRequests: number; queueMessages: number; kvReads: number; kvWrites: number; d1RowsRead: number; d1RowsWritten: number; changes: number } };
 const costs = collected.costs as CostRow[];
 // Cloudflare's published list prices beyond each plan's monthly inclusion (Workers Paid), per million.
 const PRICES = { workerRequests: 0.3, queueOperations: 0.4, kvReads: 0.5, kvWrites: 5.0, d1RowsRead: 0.001, d1RowsWritten: 1.0 };
@@ -171,6 +172,38 @@ for (const row of costs) {
   const total = items.reduce((sum, [count, price]) => sum + count * price, 0);
   out(`| ${row.dedupeKv} | ${cells.join(" | ")} | **$${total.toFixed(2)}** |`);
 }
+out();
+
+// Notifications: the relay (inside the event consumer) and the notifications consumer, per change.
+type NotifyCosts = {
+  deliveries: number;
+  changes: number;
+  changesPerEvent: number;
+  batchSize: number;
+  retries: number;
+  queueMessages: { relay: number; delivery: number };
+  d1: { relay: { read: number; written: number }; delivery: { read: number; written: number } };
+  perChange: { workerInvocations: number; queueMessages: number; d1RowsRead: number; d1RowsWritten: number; httpRequests: number };
+};
+const notify = collected.notifyCosts as NotifyCosts;
+const c = notify.perChange;
+const notifyItems = [
+  [c.workerInvocations, PRICES.workerRequests],
+  [c.queueMessages * 3, PRICES.queueOperations],
+  [c.d1RowsRead, PRICES.d1RowsRead],
+  [c.d1RowsWritten, PRICES.d1RowsWritten],
+] as const;
+const notifyTotal = notifyItems.reduce((sum, [count, price]) => sum + count * price, 0);
+out("#### Notifications, per change (APP_WEBHOOK_URL set)");
+out();
+out(`${notify.deliveries} more deliveries of the same kind applied with \`APP_WEBHOOK_URL\` set, the relay's messages then run through the notifications consumer (batches of ${notify.batchSize}, oldest first, delays not waited for) until none were left, each change POSTed to a local receiver that verified it; per 1,000,000 changes:`);
+out();
+out("| per change | Worker invocations | Queue operations | D1 rows read | D1 rows written | outbound HTTP requests | total |");
+out("| --- | --- | --- | --- | --- | --- | --- |");
+out(`| relay + delivery | ${notifyItems.map(([count, price]) => `${fmt(count)}/change → $${(count * price).toFixed(2)}`).join(" | ")} | ${fmt(c.httpRequests)}/change (subrequests, not billed) | **$${notifyTotal.toFixed(2)}** |`);
+out();
+const perEventChanges = costs.map((row) => `${fmt(row.perEvent.changes)} with the KV fast path ${row.dedupeKv}`).join(", ");
+out(`Changes per event: ${perEventChanges}, ${fmt(notify.changesPerEvent)} in this run (${notify.changes} changes from ${notify.deliveries} events), so notifications add about $${(notifyTotal * notify.changesPerEvent).toFixed(2)} per million events here; the triggers' \`changes\` rows are already in the D1 rows written per event above. Per change: ${fmt(notify.queueMessages.relay / notify.changes)} messages from the relay and ${fmt(notify.queueMessages.delivery / notify.changes)} sent when a subject's earlier change settled; D1 rows read / written ${fmt(notify.d1.relay.read / notify.changes)} / ${fmt(notify.d1.relay.written / notify.changes)} by the relay (the event consumer's rows less the same events' without notifications) and ${fmt(notify.d1.delivery.read / notify.changes)} / ${fmt(notify.d1.delivery.written / notify.changes)} by delivery; ${notify.retries} retries.`);
 out();
 out(`Prices (USD per million, beyond the Workers Paid monthly inclusions), from Cloudflare's pricing pages for Workers, Queues, KV and D1 as recorded 2026-11-23: requests $${PRICES.workerRequests}, queue operations $${PRICES.queueOperations}, KV reads $${PRICES.kvReads}, KV writes $${PRICES.kvWrites}, D1 rows read $${PRICES.d1RowsRead}, D1 rows written $${PRICES.d1RowsWritten}. CPU time ($0.02 per million CPU-ms) is not included: it is not countable from inside workerd.`);
 out();

@@ -1,11 +1,14 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { startAppReceiver } from "../test/support/app-receiver";
 import { startScimServer } from "../test/support/scim-server";
 
 // Benchmarks inside workerd, run by bench/run.ts (never by `npm test`) from the repository root:
 // same bindings as the tests, plus BENCH_COLLECTOR, where results are posted.
 export default defineConfig(async () => {
   const scim = await startScimServer();
+  // The application that receives change notifications (the cost model's notifications run).
+  const appReceiver = await startAppReceiver();
   const collector = process.env.BENCH_COLLECTOR;
   if (!collector) throw new Error("run benchmarks with `npm run bench`");
   return {
@@ -16,6 +19,7 @@ export default defineConfig(async () => {
           bindings: {
             TEST_MIGRATIONS: await readD1Migrations("./migrations"),
             TEST_SCIM_SERVER: scim.url,
+            TEST_APP_RECEIVER: appReceiver.url,
             BENCH_COLLECTOR: collector,
             SCALEKIT_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
             FIRSTUP_SCIM_URL: `${scim.url}/t/bench/scim/v2`,

@@ -1,7 +1,8 @@
 import { env } from "cloudflare:test";
 import { it } from "vitest";
 import { deliverBatch } from "../../test/support/consumer";
-import { countingD1 } from "../../test/support/d1";
+import { countingD1, type CountingD1 } from "../../test/support/d1";
+import { appReceiver, capturingQueue, clearFeed, deliveryRows, runNotificationBatch } from "../../test/support/notify";
 import { signedHeaders } from "../../test/support/sign";
 import { scalekitEvent, scalekitUser } from "../../test/support/scalekit";
 import { callApp } from "../../test/support/worker";
@@ -10,7 +11,9 @@ import { report } from "./measure";
 /**
  * Billable operations per delivered event, counted on the real code path: 200 unique signed
  * deliveries through the Worker with KV and the Queue metered, then the queued messages through
- * the consumer with D1's rows metered. Done with the KV fast path on and off.
+ * the consumer with D1's rows metered. Done with the KV fast path on and off. Then the same with
+ * outbound change notifications on, counted per change: the relay (inside the event consumer) and
+ * the notifications consumer POSTing every change to a real local receiver.
  */
 function countingKv(real: KVNamespace) {
   const counts = { reads: 0, writes: 0 };
@@ -27,43 +30,162 @@ function countingKv(real: KVNamespace) {
   return { kv, counts };
 }
 
+/**
+ * countingD1 meters rows from `all()`, `run()` and `batch()` results; `first()` returns no meta,
+ * yet D1 bills the rows its query reads. The notification path reads through `first()` (feed
+ * state, the delivery to send, the subject's next one), so here `first()` runs as `all()` on the
+ * counting binding and returns its first row: same query, same round trip, rows metered.
+ */
+function meteredD1(real: D1Database): CountingD1 {
+  const counting = countingD1(real);
+  const inner = new WeakMap<object, D1PreparedStatement>();
+  const wrap = (statement: D1PreparedStatement): D1PreparedStatement => {
+    const proxy = new Proxy(statement, {
+      get(target, property) {
+        if (property === "bind") return (...values: unknown[]) => wrap(target.bind(...values));
+        if (property === "first") {
+          return async (column?: string) => {
+            const row = ((await target.all()).results[0] ?? null) as Record<string, unknown> | null;
+            return column === undefined ? row : (row?.[column] ?? null);
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    inner.set(proxy, statement);
+    return proxy;
+  };
+  const db = new Proxy(counting.db, {
+    get(target, property) {
+      if (property === "prepare") return (sql: string) => wrap(target.prepare(sql));
+      if (property === "batch") return (statements: D1PreparedStatement[]) => target.batch(statements.map((s) => inner.get(s) ?? s));
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { ...counting, db };
+}
+
+const DELIVERIES = 200;
+
+/** The 200 signed deliveries (50 users, 4 updates each) through the Worker; what it queued. */
+async function ingest(prefix: string, overrides: Partial<Env>) {
+  // Recorded, not forwarded: the consumer below is the only one that sees these messages.
+  const sent: unknown[] = [];
+  const queue = { send: async (body: unknown) => void sent.push(body) } as unknown as Queue;
+  let requests = 0;
+  for (let i = 0; i < DELIVERIES; i++) {
+    const body = JSON.stringify(scalekitEvent("user_updated", scalekitUser({ id: `${prefix}_${i % 50}`, given_name: `v${i}` })));
+    const response = await callApp(new Request("https://sync.example.com/webhooks/scalekit", { method: "POST", body, headers: await signedHeaders(body) }), {
+      EVENTS_QUEUE: queue,
+      ...overrides,
+    });
+    requests++;
+    if (response.status !== 202) throw new Error(`unexpected ${response.status}`);
+  }
+  return { sent, requests };
+}
+
+const changeCount = async () => (await env.DB.prepare("SELECT count(*) AS n FROM changes").first<{ n: number }>())!.n;
+
+/** D1 rows per event of the KV-on run (notifications off), the baseline the relay's rows are read against. */
+let baselinePerEvent: { d1RowsRead: number; d1RowsWritten: number } | undefined;
+
 it("billable operations per event", async () => {
   const results = [];
   for (const dedupe of ["on", "off"] as const) {
-    const deliveries = 200;
     const { kv, counts } = countingKv(env.SEEN_EVENTS);
-    // Recorded, not forwarded: the consumer below is the only one that sees these messages.
-    const sent: unknown[] = [];
-    const queue = { send: async (body: unknown) => void sent.push(body) } as unknown as Queue;
-    let requests = 0;
-    for (let i = 0; i < deliveries; i++) {
-      const body = JSON.stringify(scalekitEvent("user_updated", scalekitUser({ id: `cost_${dedupe}_${i % 50}`, given_name: `v${i}` })));
-      const response = await callApp(new Request("https://sync.example.com/webhooks/scalekit", { method: "POST", body, headers: await signedHeaders(body) }), {
-        SEEN_EVENTS: kv,
-        EVENTS_QUEUE: queue,
-        DEDUPE_KV: dedupe,
-      });
-      requests++;
-      if (response.status !== 202) throw new Error(`unexpected ${response.status}`);
-    }
-    const d1 = countingD1(env.DB);
+    const { sent, requests } = await ingest(`cost_${dedupe}`, { SEEN_EVENTS: kv, DEDUPE_KV: dedupe });
+    const d1 = meteredD1(env.DB);
+    const changesBefore = await changeCount();
     let consumerInvocations = 0;
     for (let i = 0; i < sent.length; i += 100) {
       await deliverBatch(sent.slice(i, i + 100), { env: { ...env, DB: d1.db } });
       consumerInvocations++;
     }
-    results.push({
-      dedupeKv: dedupe,
-      deliveries,
-      perEvent: {
-        workerRequests: (requests + consumerInvocations) / deliveries,
-        queueMessages: sent.length / deliveries,
-        kvReads: counts.reads / deliveries,
-        kvWrites: counts.writes / deliveries,
-        d1RowsRead: d1.rows().read / deliveries,
-        d1RowsWritten: d1.rows().written / deliveries,
-      },
-    });
+    const changes = (await changeCount()) - changesBefore;
+    const perEvent = {
+      workerRequests: (requests + consumerInvocations) / DELIVERIES,
+      queueMessages: sent.length / DELIVERIES,
+      kvReads: counts.reads / DELIVERIES,
+      kvWrites: counts.writes / DELIVERIES,
+      d1RowsRead: d1.rows().read / DELIVERIES,
+      d1RowsWritten: d1.rows().written / DELIVERIES,
+      // Rows the change-feed triggers add to `changes` (already inside d1RowsWritten).
+      changes: changes / DELIVERIES,
+    };
+    if (dedupe === "on") baselinePerEvent = { d1RowsRead: perEvent.d1RowsRead, d1RowsWritten: perEvent.d1RowsWritten };
+    results.push({ dedupeKv: dedupe, deliveries: DELIVERIES, perEvent });
   }
   await report("costs", results);
+}, 180_000);
+
+/** max_batch_size of the directory-notifications consumer in wrangler.toml. */
+const NOTIFY_BATCH_SIZE = 10;
+const NOTIFY_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+it("billable operations per change notified", async () => {
+  if (!baselinePerEvent) throw new Error("the per-event run must come first");
+  await clearFeed();
+  const receiver = appReceiver("costs");
+  await receiver.reset(NOTIFY_SECRET);
+  const { sent } = await ingest("cost_notify", {});
+
+  const captured = capturingQueue();
+  const d1 = meteredD1(env.DB);
+  const notifyEnv = { ...env, DB: d1.db, APP_WEBHOOK_URL: receiver.hookUrl, APP_WEBHOOK_SECRET: NOTIFY_SECRET, NOTIFY_QUEUE: captured.queue } as Env;
+
+  // The event consumer: applies the events, then relays their changes (same invocation).
+  for (let i = 0; i < sent.length; i += 100) await deliverBatch(sent.slice(i, i + 100), { env: notifyEnv });
+  const consumerRows = d1.rows();
+  const changes = await changeCount();
+  const relayMessages = captured.all.length;
+
+  // The notifications consumer, in batches as Queues delivers them, oldest message first, until
+  // nothing is queued; delays (a change waiting behind its subject's older one) are not waited for.
+  d1.reset();
+  let invocations = 0;
+  let retries = 0;
+  let rounds = 0;
+  let queued = captured.take().map((send) => ({ body: send.body, attempts: 1 }));
+  while (queued.length) {
+    if (++rounds > 50) throw new Error("notifications still queued after 50 rounds");
+    const next: typeof queued = [];
+    for (let i = 0; i < queued.length; i += NOTIFY_BATCH_SIZE) {
+      const result = await runNotificationBatch(notifyEnv, queued.slice(i, i + NOTIFY_BATCH_SIZE));
+      invocations++;
+      retries += result.retried.length;
+      next.push(...result.retried.map((retry) => ({ body: retry.body, attempts: retry.attempts })));
+    }
+    queued = [...next, ...captured.take().map((send) => ({ body: send.body, attempts: 1 }))];
+  }
+  const deliveryRowsCount = d1.rows();
+  const received = await receiver.received();
+  const deliveries = await deliveryRows();
+  if (deliveries.length !== changes || deliveries.some((row) => row.status !== "delivered")) throw new Error("not every change was delivered");
+  if (received.length !== changes || received.some((request) => !request.verified || request.answered !== 204)) throw new Error("unexpected receiver requests");
+
+  // The relay's rows: the event consumer's with notifications on, less the same events' without.
+  const relay = {
+    read: consumerRows.read - baselinePerEvent.d1RowsRead * DELIVERIES,
+    written: consumerRows.written - baselinePerEvent.d1RowsWritten * DELIVERIES,
+  };
+  await report("notifyCosts", {
+    deliveries: DELIVERIES,
+    changes,
+    changesPerEvent: changes / DELIVERIES,
+    batchSize: NOTIFY_BATCH_SIZE,
+    rounds,
+    retries,
+    queueMessages: { relay: relayMessages, delivery: captured.all.length - relayMessages },
+    d1: { consumerWithNotify: consumerRows, baselinePerEvent, relay, delivery: deliveryRowsCount },
+    perChange: {
+      workerInvocations: invocations / changes,
+      queueMessages: captured.all.length / changes,
+      d1RowsRead: (relay.read + deliveryRowsCount.read) / changes,
+      d1RowsWritten: (relay.written + deliveryRowsCount.written) / changes,
+      httpRequests: received.length / changes,
+    },
+  });
 }, 180_000);
