@@ -1,5 +1,5 @@
 import { pruneChanges } from "./changes/retention";
-import { feedConfig } from "./config";
+import { feedConfig, notifyConfig } from "./config";
 import { backfillFoldKeys } from "./directory/fold-backfill";
 import { log } from "./log";
 import { relayFromEnv } from "./notify/relay";
@@ -27,7 +27,7 @@ export async function handleScheduled(controller: ScheduledController, env: Env,
   if (folded) log("directory.fold_keys_backfilled", { rows: folded });
   if (controller.cron === WATCHDOG_CRON) {
     await relayFromEnv(env, now, { resendStalled: true });
-    const pruned = await pruneChanges(env.DB, now(), feedConfig(env).retentionDays);
+    const pruned = await pruneChanges(env.DB, now(), feedConfig(env).retentionDays, { holdForRelay: notificationsOn(env) });
     if (pruned) log("changes.pruned", { changes: pruned });
   }
   const trigger = controller.cron === NIGHTLY_RECONCILE_CRON ? "cron" : controller.cron === HOURLY_RECONCILE_CRON ? "hourly" : null;
@@ -36,5 +36,14 @@ export async function handleScheduled(controller: ScheduledController, env: Env,
     if (trigger === "hourly" && !source.incremental) continue;
     if (!source.clientFromEnv(env)) continue;
     await startOrResumeRun(deps, source.provider, trigger);
+  }
+}
+
+/** Notifications are configured (an invalid setting counts as on: its changes must not be pruned unsent). */
+function notificationsOn(env: Env): boolean {
+  try {
+    return notifyConfig(env).url !== null;
+  } catch {
+    return true;
   }
 }

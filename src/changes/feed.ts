@@ -89,7 +89,9 @@ export async function readChanges(d1: D1Database, after: number, limit: number, 
   const { latest: maxSeq, pruned: prunedThrough } = (bounds!.results[0] ?? { latest: 0, pruned: 0 }) as { latest: number; pruned: number };
   const latest = Math.max(maxSeq, prunedThrough);
   // Changes up to prunedThrough are gone: a reader behind them has missed some for good.
-  if (after < prunedThrough) return { ok: false, prunedThrough, latest };
+  // A cursor ahead of the feed was not issued by this feed (or the database was restored to an
+  // earlier point): the reader must resync, not wait for sequence numbers it already passed.
+  if (after < prunedThrough || after > latest) return { ok: false, prunedThrough, latest };
   const changes = rows!.results as unknown as ChangeRow[];
   // A full page resumes after its last change; a short one has examined everything committed up
   // to the window's end (or the latest seq, if that is lower).

@@ -11,15 +11,27 @@
 /** Changes deleted per call at most (one statement; the cron comes back every 15 minutes). */
 export const PRUNE_BATCH = 5_000;
 
-export async function pruneChanges(d1: D1Database, now: number, retentionDays: number): Promise<number> {
+/**
+ * `holdForRelay`: notifications are on, so a change is kept until it has been relayed to
+ * change_deliveries, however old: pruning it first would lose its notification for good (an
+ * endpoint switched off by a 410 for longer than the window holds the feed back, visibly).
+ */
+export async function pruneChanges(d1: D1Database, now: number, retentionDays: number, options: { holdForRelay?: boolean } = {}): Promise<number> {
   const cutoff = now - retentionDays * 24 * 3600 * 1000;
+  // One row first: the common case (nothing old enough) costs one row read, not a batch.
+  const first = await d1.prepare("SELECT recorded_at FROM changes ORDER BY seq LIMIT 1").first<{ recorded_at: number }>();
+  if (!first || first.recorded_at >= cutoff) return 0;
   const oldest = await d1.prepare("SELECT seq, recorded_at FROM changes ORDER BY seq LIMIT ?").bind(PRUNE_BATCH).all<{ seq: number; recorded_at: number }>();
   let through = 0;
   for (const row of oldest.results) {
     if (row.recorded_at >= cutoff) break;
     through = row.seq;
   }
-  if (through === 0) return 0;
+  if (options.holdForRelay) {
+    const relayed = await d1.prepare("SELECT value FROM feed_state WHERE key = 'relayed_through'").first<{ value: number | null }>();
+    through = Math.min(through, relayed?.value ?? 0);
+  }
+  if (through <= 0) return 0;
   const [deleted] = await d1.batch([
     d1.prepare("DELETE FROM changes WHERE seq <= ?").bind(through),
     d1

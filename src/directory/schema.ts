@@ -398,6 +398,10 @@ export const changeDeliveries = sqliteTable(
     lastError: text("last_error"),
     updatedAt: integer("updated_at").notNull(),
     deliveredAt: integer("delivered_at"),
+    /** When the next try is due (backoff or Retry-After): the watchdog re-sends only after it. */
+    nextAttemptAt: integer("next_attempt_at"),
+    /** A sender holds the delivery until then: a second copy of its message does not POST meanwhile. */
+    leaseUntil: integer("lease_until"),
   },
   (table) => [index("change_deliveries_pending_idx").on(table.subjectKey, table.seq).where(sql`status = 'pending'`)],
 );

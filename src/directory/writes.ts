@@ -145,6 +145,17 @@ export function upsertUsers(rows: Rows, now: number, options: { onlyIfLive?: boo
 export function forgetUsers(rows: Rows, now: number): SQL[] {
   const payload = json(rows);
   return [
+    // Memberships first, while the user row still says which organization they belonged to: the
+    // change feed files each removal under it (migrations/0007_change_feed.sql).
+    ...resetMemberships("users", payload, now),
+    // The change feed forgets too, even when this erasure is older than the user's current state
+    // (a re-provisioning in the same batch): everything recorded up to the erasure is reduced to ids.
+    sql`
+    UPDATE changes SET data = json_object('user', json_object('id', changes.subject))
+    FROM (SELECT r.value ->> 'provider' AS provider, r.value ->> 'externalId' AS external_id, max(r.value ->> 'occurredAt') AS occurred_at
+          FROM json_each(${payload}) AS r GROUP BY 1, 2) AS f
+    WHERE changes.provider = f.provider AND changes.subject = f.external_id AND changes.type LIKE 'user.%'
+      AND changes.occurred_at <= f.occurred_at`,
     sql`
     INSERT INTO users (provider, external_id, active, created_at, updated_at, deleted_at, forgotten_at,
                        last_event_at, last_event_version)
@@ -161,7 +172,6 @@ export function forgetUsers(rows: Rows, now: number): SQL[] {
       deleted_at = excluded.deleted_at, forgotten_at = excluded.forgotten_at, updated_at = excluded.updated_at,
       last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
     WHERE excluded.last_event_version > users.last_event_version`,
-    ...resetMemberships("users", payload, now),
   ];
 }
 
