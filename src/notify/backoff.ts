@@ -11,7 +11,7 @@ export const MAX_QUEUE_DELAY_SECONDS = 12 * 60 * 60;
 /** A Retry-After beyond this is not honoured as given: one answer cannot park a change for a day. */
 const MAX_RETRY_AFTER_SECONDS = 60 * 60;
 /** A delivery waiting behind an older change of its subject looks again within these bounds. */
-const MIN_WAIT_SECONDS = 10;
+export const MIN_WAIT_SECONDS = 10;
 const MAX_WAIT_SECONDS = 15 * 60;
 
 export function retryDelaySeconds(failedTries: number): number {
@@ -25,12 +25,17 @@ export function delayAfterFailure(failedTries: number, retryAfterMs: number | nu
 }
 
 /**
- * How long a delivery waits behind `blocker` before looking again: until the blocker's next try
- * is due, within [10 s, 15 min]. Settling the blocker also sends the next delivery at once
+ * How long a delivery waits behind an older pending change of its subject before looking again:
+ * until that one's next try is due (its `next_attempt_at`, Retry-After included, or the end of its
+ * lease), within [10 s, 15 min]. Settling the blocker also sends the next delivery at once
  * (deliver.ts), so this is the fallback, not the usual path.
  */
-export function waitDelaySeconds(blocker: { attempts: number; updatedAt: number }, now: number): number {
-  const dueAt = blocker.updatedAt + (blocker.attempts > 0 ? retryDelaySeconds(blocker.attempts) * 1000 : 0);
-  const seconds = Math.ceil((dueAt - now) / 1000) + MIN_WAIT_SECONDS;
+export function waitDelaySeconds(blockerDueAt: number, now: number): number {
+  const seconds = Math.ceil((blockerDueAt - now) / 1000) + MIN_WAIT_SECONDS;
   return Math.min(MAX_WAIT_SECONDS, Math.max(MIN_WAIT_SECONDS, seconds));
+}
+
+/** A copy that found the delivery leased looks again just after the lease ends (at most a minute and a bit). */
+export function leaseWaitSeconds(leaseUntil: number, now: number): number {
+  return Math.max(1, Math.ceil((leaseUntil - now) / 1000) + 1);
 }

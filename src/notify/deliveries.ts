@@ -7,6 +7,15 @@ import { advanceRelayedThroughStatement, disableEndpointStatement, ENDPOINT_DISA
  * outbound delivery state. A delivery is sent only while it is the oldest `pending` one of its
  * subject (`subject_key` = provider + "\t" + subject), so `delivered`, `rejected` and `failed`
  * are the states that let the subject's next change go.
+ *
+ * Two columns coordinate the copies of a delivery's queue message (relay, retry, wait, watchdog,
+ * replay; Queues also delivers at least once):
+ * - `next_attempt_at`: when the message scheduled for its next try is due (set on relay, after a
+ *   failed try: max(backoff, Retry-After), on a wait behind an older change, and whenever a copy is
+ *   sent now). The watchdog re-sends only past it, and a fresh copy arriving before it is a
+ *   duplicate (src/notify/deliver.ts).
+ * - `lease_until`: set by claimDelivery while one copy POSTs; cleared when that copy records its
+ *   outcome. See claimDelivery for what it guarantees.
  */
 
 export const deliveryStatuses = ["pending", "delivered", "rejected", "failed"] as const;
@@ -34,8 +43,8 @@ export const RELAY_WINDOW = 100;
 export async function relayWindow(d1: D1Database, relayedThrough: number, now: number): Promise<{ inserted: number[]; relayedThrough: number }> {
   const window = sql`SELECT seq FROM changes WHERE seq > ${relayedThrough} ORDER BY seq LIMIT ${RELAY_WINDOW}`;
   const [inserted, advanced] = await runAtomically(d1, [
-    sql`INSERT OR IGNORE INTO change_deliveries (seq, subject_key, status, attempts, updated_at)
-        SELECT seq, provider || char(9) || subject, 'pending', 0, ${now} FROM changes WHERE seq IN (${window})
+    sql`INSERT OR IGNORE INTO change_deliveries (seq, subject_key, status, attempts, updated_at, next_attempt_at)
+        SELECT seq, provider || char(9) || subject, 'pending', 0, ${now}, ${now} FROM changes WHERE seq IN (${window})
         RETURNING seq`,
     advanceRelayedThroughStatement(sql`SELECT max(seq) FROM (${window})`),
   ]);
@@ -51,10 +60,17 @@ export interface LoadedDelivery {
   status: DeliveryStatus;
   attempts: number;
   updatedAt: number;
+  /** When the message scheduled for the next try is due (null: rows written before the column). */
+  nextAttemptAt: number | null;
+  /** A copy holds the delivery for its POST until then (null: nobody). */
+  leaseUntil: number | null;
   /** null once the change was pruned from the feed. */
   change: ChangeRecord | null;
-  /** The subject's oldest older pending delivery, which must finish first; null when this one is next. */
-  blocker: { seq: number; attempts: number; updatedAt: number } | null;
+  /**
+   * The subject's oldest older pending delivery, which must finish first; null when this one is
+   * next. `dueAt`: when it is tried next (or its lease ends), whichever is later.
+   */
+  blocker: { seq: number; dueAt: number } | null;
   endpointDisabled: boolean;
 }
 
@@ -79,6 +95,8 @@ interface LoadedRow {
   status: DeliveryStatus;
   attempts: number;
   updated_at: number;
+  next_attempt_at: number | null;
+  lease_until: number | null;
   change_seq: number | null;
   type: string;
   provider: string;
@@ -91,8 +109,7 @@ interface LoadedRow {
   occurred_at: number;
   recorded_at: number;
   blocker_seq: number | null;
-  blocker_attempts: number | null;
-  blocker_updated_at: number | null;
+  blocker_due_at: number | null;
   disabled: number;
 }
 
@@ -100,9 +117,9 @@ interface LoadedRow {
 export async function loadDelivery(d1: D1Database, seq: number): Promise<LoadedDelivery | null> {
   const row = await d1
     .prepare(
-      `SELECT d.seq, d.subject_key, d.status, d.attempts, d.updated_at,
+      `SELECT d.seq, d.subject_key, d.status, d.attempts, d.updated_at, d.next_attempt_at, d.lease_until,
               c.seq AS change_seq, c.type, c.provider, c.organization_id, c.directory_id, c.subject, c.cause, c.source, c.data, c.occurred_at, c.recorded_at,
-              b.seq AS blocker_seq, b.attempts AS blocker_attempts, b.updated_at AS blocker_updated_at,
+              b.seq AS blocker_seq, max(coalesce(b.next_attempt_at, b.updated_at), coalesce(b.lease_until, 0)) AS blocker_due_at,
               EXISTS (SELECT 1 FROM feed_state WHERE key = ?2) AS disabled
        FROM change_deliveries AS d
        LEFT JOIN changes AS c ON c.seq = d.seq
@@ -119,6 +136,8 @@ export async function loadDelivery(d1: D1Database, seq: number): Promise<LoadedD
     status: row.status,
     attempts: row.attempts,
     updatedAt: row.updated_at,
+    nextAttemptAt: row.next_attempt_at,
+    leaseUntil: row.lease_until,
     change:
       row.change_seq === null
         ? null
@@ -135,19 +154,43 @@ export async function loadDelivery(d1: D1Database, seq: number): Promise<LoadedD
             occurredAt: row.occurred_at,
             recordedAt: row.recorded_at,
           },
-    blocker: row.blocker_seq === null ? null : { seq: row.blocker_seq, attempts: row.blocker_attempts ?? 0, updatedAt: row.blocker_updated_at ?? 0 },
+    blocker: row.blocker_seq === null ? null : { seq: row.blocker_seq, dueAt: row.blocker_due_at ?? 0 },
     endpointDisabled: row.disabled === 1,
   };
 }
 
+/** How long a lease outlives the POST's own timeout: signing, the send spacing, settling. */
+export const LEASE_MARGIN_MS = 30_000;
+/** The lease of a POST with the default NOTIFY_TIMEOUT_MS (10 s). */
+export const DEFAULT_LEASE_MS = 10_000 + LEASE_MARGIN_MS;
+
+/** When a lease taken at `now` for a POST that times out after `timeoutMs` ends. */
+export const leaseEnd = (now: number, timeoutMs: number) => now + timeoutMs + LEASE_MARGIN_MS;
+
 /**
- * Takes a pending delivery for one attempt: succeeds only if nobody touched it since it was
- * loaded, so two copies of its message (a watchdog re-send, a replay) cannot POST it at once.
+ * Takes the lease on a pending delivery for one POST, until `until`; only its holder POSTs. One
+ * statement, so of any number of copies racing, at most one wins while the lease runs; it also
+ * fails if another copy rescheduled the delivery (`next_attempt_at`) since `loaded` was read, so a
+ * copy cannot try again right after another one's failed try.
+ *
+ * What this guarantees: no two POSTs of one change start while a lease is live, and a POST starts
+ * within the lease (its fetch times out before `until` minus LEASE_MARGIN_MS). It does not stop a
+ * holder stalled past its lease (an invocation frozen for longer than the margin) from overlapping
+ * the next holder; its late outcome is then not recorded (recordOutcome checks the lease). A holder
+ * that dies leaves the lease to expire: Queues redelivers its message, or the watchdog re-sends.
+ * Separate (sequential) tries of one change stay possible, so the app must still dedupe by
+ * webhook-id, as Standard Webhooks asks.
+ *
+ * `until` doubles as the holder's token: a new lease starts only after the last one ended, so it
+ * is always later than any earlier one.
  */
-export async function claimDelivery(d1: D1Database, loaded: LoadedDelivery, now: number): Promise<boolean> {
+export async function claimDelivery(d1: D1Database, loaded: Pick<LoadedDelivery, "seq" | "nextAttemptAt">, now: number, until: number = now + DEFAULT_LEASE_MS): Promise<boolean> {
   const result = await d1
-    .prepare("UPDATE change_deliveries SET updated_at = max(?1, updated_at + 1) WHERE seq = ?2 AND status = 'pending' AND updated_at = ?3")
-    .bind(now, loaded.seq, loaded.updatedAt)
+    .prepare(
+      `UPDATE change_deliveries SET lease_until = ?1
+       WHERE seq = ?2 AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?3) AND next_attempt_at IS ?4`,
+    )
+    .bind(until, loaded.seq, now, loaded.nextAttemptAt)
     .run();
   return result.meta.changes === 1;
 }
@@ -158,67 +201,114 @@ export type DeliveryOutcome =
   | { kind: "rejected"; status: number; error: "rejected" | "redirected" }
   /** 410: the endpoint is switched off; this delivery stays pending, untried. */
   | { kind: "gone"; status: number }
-  /** A failed try: pending again, or `failed` when it was the last one allowed. */
-  | { kind: "retry"; status: number | null; error: "http_error" | "timeout" | "network_error"; giveUp: boolean }
+  /** A failed try: pending again, tried after `delaySeconds` (backoff or Retry-After), or `failed` when it was the last one allowed. */
+  | { kind: "retry"; status: number | null; error: "http_error" | "timeout" | "network_error"; giveUp: boolean; delaySeconds: number }
   /** Given up without a try. */
   | { kind: "abandoned"; error: "dead_lettered" | "change_pruned" };
 
-/** Records an outcome; only a delivery still pending changes (a replay meanwhile wins). */
-export async function recordOutcome(d1: D1Database, seq: number, outcome: DeliveryOutcome, now: number): Promise<void> {
-  const pending = sql`seq = ${seq} AND status = 'pending'`;
+/**
+ * Records an outcome and ends the lease. Only a delivery still pending changes (a replay or the
+ * dead-letter consumer meanwhile wins); with `lease` (the outcome of a POST), only while that lease
+ * is still this holder's: a holder that overran it does not overwrite the next holder's state.
+ * Whether it was recorded.
+ */
+export async function recordOutcome(d1: D1Database, seq: number, outcome: DeliveryOutcome, now: number, lease: number | null = null): Promise<boolean> {
+  const pending = lease === null ? sql`seq = ${seq} AND status = 'pending'` : sql`seq = ${seq} AND status = 'pending' AND lease_until = ${lease}`;
+  const changed = (results: D1Result[]) => (results.at(-1)?.meta.changes ?? 0) > 0;
   switch (outcome.kind) {
     case "delivered":
-      await runAtomically(d1, [
-        sql`UPDATE change_deliveries SET status = 'delivered', attempts = attempts + 1, last_status = ${outcome.status}, last_error = NULL, updated_at = ${now}, delivered_at = ${now} WHERE ${pending}`,
-      ]);
-      return;
+      return changed(
+        await runAtomically(d1, [
+          sql`UPDATE change_deliveries SET status = 'delivered', attempts = attempts + 1, last_status = ${outcome.status}, last_error = NULL, updated_at = ${now}, delivered_at = ${now}, next_attempt_at = NULL, lease_until = NULL WHERE ${pending}`,
+        ]),
+      );
     case "rejected":
-      await runAtomically(d1, [
-        sql`UPDATE change_deliveries SET status = 'rejected', attempts = attempts + 1, last_status = ${outcome.status}, last_error = ${outcome.error}, updated_at = ${now} WHERE ${pending}`,
-      ]);
-      return;
+      return changed(
+        await runAtomically(d1, [
+          sql`UPDATE change_deliveries SET status = 'rejected', attempts = attempts + 1, last_status = ${outcome.status}, last_error = ${outcome.error}, updated_at = ${now}, next_attempt_at = NULL, lease_until = NULL WHERE ${pending}`,
+        ]),
+      );
     case "gone":
-      // Not counted as a try: the app asked us to stop, and an operator decides when to resume.
-      await runAtomically(d1, [
-        disableEndpointStatement(now, `${outcome.status} from the endpoint`),
-        sql`UPDATE change_deliveries SET last_status = ${outcome.status}, last_error = 'endpoint_gone', updated_at = ${now} WHERE ${pending}`,
-      ]);
-      return;
-    case "retry":
-      await runAtomically(d1, [
-        sql`UPDATE change_deliveries SET status = ${outcome.giveUp ? "failed" : "pending"}, attempts = attempts + 1, last_status = ${outcome.status}, last_error = ${outcome.error}, updated_at = ${now} WHERE ${pending}`,
-      ]);
-      return;
+      // Not counted as a try: the app asked us to stop, and an operator decides when to resume
+      // (enabling re-sends each subject's pending head).
+      return changed(
+        await runAtomically(d1, [
+          disableEndpointStatement(now, `${outcome.status} from the endpoint`),
+          sql`UPDATE change_deliveries SET last_status = ${outcome.status}, last_error = 'endpoint_gone', updated_at = ${now}, lease_until = NULL WHERE ${pending}`,
+        ]),
+      );
+    case "retry": {
+      const next = outcome.giveUp ? null : now + outcome.delaySeconds * 1000;
+      return changed(
+        await runAtomically(d1, [
+          sql`UPDATE change_deliveries SET status = ${outcome.giveUp ? "failed" : "pending"}, attempts = attempts + 1, last_status = ${outcome.status}, last_error = ${outcome.error}, updated_at = ${now}, next_attempt_at = ${next}, lease_until = NULL WHERE ${pending}`,
+        ]),
+      );
+    }
     case "abandoned":
-      await runAtomically(d1, [sql`UPDATE change_deliveries SET status = 'failed', last_error = ${outcome.error}, updated_at = ${now} WHERE ${pending}`]);
-      return;
+      return changed(
+        await runAtomically(d1, [
+          sql`UPDATE change_deliveries SET status = 'failed', last_error = ${outcome.error}, updated_at = ${now}, next_attempt_at = NULL, lease_until = NULL WHERE ${pending}`,
+        ]),
+      );
   }
 }
 
-/** The subject's next pending delivery after `seq`, to send as soon as `seq` is settled. */
-export async function nextPendingOfSubject(d1: D1Database, subjectKey: string, seq: number): Promise<number | null> {
+/**
+ * The subject's next pending delivery after `seq`, scheduled for now (its message is sent next):
+ * called once `seq` is settled. One statement; null when the subject has nothing pending.
+ */
+export async function scheduleNextOfSubject(d1: D1Database, subjectKey: string, seq: number, now: number): Promise<number | null> {
   const row = await d1
-    .prepare("SELECT seq FROM change_deliveries WHERE subject_key = ? AND status = 'pending' AND seq > ? ORDER BY seq LIMIT 1")
-    .bind(subjectKey, seq)
+    .prepare(
+      `UPDATE change_deliveries SET next_attempt_at = ?1
+       WHERE seq = (SELECT seq FROM change_deliveries WHERE subject_key = ?2 AND status = 'pending' AND seq > ?3 ORDER BY seq LIMIT 1)
+       RETURNING seq`,
+    )
+    .bind(now, subjectKey, seq)
     .first<{ seq: number }>();
   return row?.seq ?? null;
 }
 
 /**
- * Pending deliveries that are next in their subject's order and untouched since `before`: their
- * message was lost (or never sent, if the relay's send failed). Oldest first, at most `limit`.
+ * A delivery waiting behind an older pending one of its subject looks again at `at`. Only while it
+ * still waits (one statement): if the older one settled meanwhile, its settle already scheduled
+ * this one for now, and that must not be pushed back. Whether it was recorded.
  */
-export async function stalledHeads(d1: D1Database, before: number, limit: number): Promise<{ seq: number; attempts: number; updatedAt: number }[]> {
+export async function scheduleWait(d1: D1Database, seq: number, at: number): Promise<boolean> {
+  const result = await d1
+    .prepare(
+      `UPDATE change_deliveries SET next_attempt_at = ?1
+       WHERE seq = ?2 AND status = 'pending'
+         AND EXISTS (SELECT 1 FROM change_deliveries AS o WHERE o.subject_key = change_deliveries.subject_key AND o.status = 'pending' AND o.seq < change_deliveries.seq)`,
+    )
+    .bind(at, seq)
+    .run();
+  return result.meta.changes === 1;
+}
+
+/**
+ * Watchdog: the pending deliveries whose message is lost, scheduled for now, oldest first, at most
+ * `limit`: next in their subject's order (one waiting behind an older change is never chosen: it
+ * goes when that one settles), not leased, and due before `dueBefore` (`next_attempt_at`, which
+ * already includes any Retry-After; `updated_at` for rows without one). Choosing and scheduling is
+ * one statement, so two watchdog passes cannot both pick a delivery. Reads the pending rows only
+ * (the partial index, forced: without statistics SQLite would scan the table for the seq order).
+ */
+export async function scheduleStalledHeads(d1: D1Database, now: number, dueBefore: number, limit: number): Promise<number[]> {
   const { results } = await d1
     .prepare(
-      `SELECT d.seq, d.attempts, d.updated_at FROM change_deliveries AS d
-       WHERE d.status = 'pending' AND d.updated_at < ?1
-         AND NOT EXISTS (SELECT 1 FROM change_deliveries AS o WHERE o.subject_key = d.subject_key AND o.status = 'pending' AND o.seq < d.seq)
-       ORDER BY d.seq LIMIT ?2`,
+      `UPDATE change_deliveries SET next_attempt_at = ?1
+       WHERE seq IN (
+         SELECT d.seq FROM change_deliveries AS d INDEXED BY change_deliveries_pending_idx
+         WHERE d.status = 'pending' AND coalesce(d.next_attempt_at, d.updated_at) < ?2 AND (d.lease_until IS NULL OR d.lease_until < ?1)
+           AND NOT EXISTS (SELECT 1 FROM change_deliveries AS o WHERE o.subject_key = d.subject_key AND o.status = 'pending' AND o.seq < d.seq)
+         ORDER BY d.seq LIMIT ?3)
+       RETURNING seq`,
     )
-    .bind(before, limit)
-    .all<{ seq: number; attempts: number; updated_at: number }>();
-  return results.map((row) => ({ seq: row.seq, attempts: row.attempts, updatedAt: row.updated_at }));
+    .bind(now, dueBefore, limit)
+    .all<{ seq: number }>();
+  return results.map((row) => row.seq).sort((a, b) => a - b);
 }
 
 /** The oldest pending delivery of each subject (what to send when the endpoint comes back). */
@@ -230,22 +320,24 @@ export async function pendingHeads(d1: D1Database, limit: number): Promise<numbe
   return results.map((row) => row.seq);
 }
 
-/** Marks re-sent deliveries as touched, so the next watchdog pass does not send them again. */
-export async function touchDeliveries(d1: D1Database, seqs: number[], now: number): Promise<void> {
+/** Pending deliveries whose message is sent now: due now, so the watchdog waits its grace again. */
+export async function scheduleNow(d1: D1Database, seqs: number[], now: number): Promise<void> {
   if (seqs.length === 0) return;
-  await runAtomically(d1, [sql`UPDATE change_deliveries SET updated_at = ${now} WHERE status = 'pending' AND seq IN (SELECT value FROM json_each(${JSON.stringify(seqs)}))`]);
+  await runAtomically(d1, [sql`UPDATE change_deliveries SET next_attempt_at = ${now} WHERE status = 'pending' AND seq IN (SELECT value FROM json_each(${JSON.stringify(seqs)}))`]);
 }
 
 /**
  * Puts changes back to pending with a fresh count of tries (creating the row of a change not yet
- * relayed): one change, or the next `limit` from `fromSeq`. Returns the seqs, in order.
+ * relayed), due now: one change, or the next `limit` from `fromSeq`. Returns the seqs, in order.
+ * A lease is left alone: a copy POSTing the change right now finishes first.
  */
 export async function resetToPending(d1: D1Database, range: { seq: number } | { fromSeq: number; limit: number }, now: number): Promise<number[]> {
   const selection = "seq" in range ? sql`seq = ${range.seq}` : sql`seq >= ${range.fromSeq} ORDER BY seq LIMIT ${range.limit}`;
   const [result] = await runAtomically(d1, [
-    sql`INSERT INTO change_deliveries (seq, subject_key, status, attempts, updated_at)
-        SELECT seq, provider || char(9) || subject, 'pending', 0, ${now} FROM changes WHERE ${selection}
-        ON CONFLICT (seq) DO UPDATE SET status = 'pending', attempts = 0, last_status = NULL, last_error = NULL, delivered_at = NULL, updated_at = excluded.updated_at
+    sql`INSERT INTO change_deliveries (seq, subject_key, status, attempts, updated_at, next_attempt_at)
+        SELECT seq, provider || char(9) || subject, 'pending', 0, ${now}, ${now} FROM changes WHERE ${selection}
+        ON CONFLICT (seq) DO UPDATE SET status = 'pending', attempts = 0, last_status = NULL, last_error = NULL, delivered_at = NULL,
+          updated_at = excluded.updated_at, next_attempt_at = excluded.next_attempt_at
         RETURNING seq`,
   ]);
   return ((result?.results ?? []) as { seq: number }[]).map((row) => row.seq).sort((a, b) => a - b);
@@ -253,11 +345,25 @@ export async function resetToPending(d1: D1Database, range: { seq: number } | { 
 
 export type DeliveryCounts = Record<DeliveryStatus, number>;
 
+/**
+ * Deliveries by status, for GET /admin/notifications, in one statement. Cost: `pending` is counted
+ * from the partial index change_deliveries_pending_idx (one index entry read per pending delivery);
+ * the three ended states need one pass over the table (no index on status), about one row read
+ * per change still in the retention window, since pruning deletes ended deliveries with their
+ * change (src/changes/retention.ts). Admin-only and called by hand, so that is paid per call,
+ * never per change; a large feed makes it the priciest read of the admin API.
+ */
 export async function countDeliveries(d1: D1Database): Promise<DeliveryCounts> {
-  const { results } = await d1.prepare("SELECT status, count(*) AS n FROM change_deliveries GROUP BY status").all<{ status: DeliveryStatus; n: number }>();
-  const counts: DeliveryCounts = { pending: 0, delivered: 0, rejected: 0, failed: 0 };
-  for (const row of results) if (row.status in counts) counts[row.status] = row.n;
-  return counts;
+  const row = await d1
+    .prepare(
+      `SELECT (SELECT count(*) FROM change_deliveries WHERE status = 'pending') AS pending,
+              count(*) FILTER (WHERE status = 'delivered') AS delivered,
+              count(*) FILTER (WHERE status = 'rejected') AS rejected,
+              count(*) FILTER (WHERE status = 'failed') AS failed
+       FROM change_deliveries WHERE status <> 'pending'`,
+    )
+    .first<DeliveryCounts>();
+  return { pending: row?.pending ?? 0, delivered: row?.delivered ?? 0, rejected: row?.rejected ?? 0, failed: row?.failed ?? 0 };
 }
 
 export interface DeliveryListRow {

@@ -1,5 +1,5 @@
 import type { NotifyConfig } from "../config";
-import { countDeliveries, pendingHeads, resetToPending, type DeliveryCounts } from "./deliveries";
+import { countDeliveries, pendingHeads, resetToPending, scheduleNow, type DeliveryCounts } from "./deliveries";
 import { enableEndpoint, readNotifyFeedState } from "./feed-state";
 import { enqueueNotifications } from "./message";
 import { relayChanges } from "./relay";
@@ -63,12 +63,14 @@ export async function replayFrom(deps: OperatorDeps, fromSeq: number): Promise<{
 }
 
 /**
- * Clears the 410 switch, sends each subject's oldest pending change, and relays what was
+ * Clears the 410 switch, sends each subject's oldest pending change now (whatever try it was due
+ * for: messages that arrived while the endpoint was off were dropped), and relays what was
  * committed while the endpoint was off (those wait behind the pending ones of their subject).
  */
 export async function enableNotifications(deps: OperatorDeps & { webhookUrl: string | null }): Promise<{ wasDisabled: boolean; requeued: number; relayed: number }> {
   const wasDisabled = await enableEndpoint(deps.d1);
   const heads = await pendingHeads(deps.d1, ENABLE_REQUEUE_LIMIT);
+  await scheduleNow(deps.d1, heads, deps.now());
   await enqueueNotifications(deps.queue, heads);
   const { relayed } = await relayChanges(deps);
   return { wasDisabled, requeued: heads.length, relayed };

@@ -1,7 +1,6 @@
 import { ConfigError, notifyConfig } from "../config";
 import { log } from "../log";
-import { retryDelaySeconds } from "./backoff";
-import { relayWindow, stalledHeads, touchDeliveries } from "./deliveries";
+import { relayWindow, scheduleStalledHeads } from "./deliveries";
 import { readNotifyFeedState } from "./feed-state";
 import { enqueueNotifications } from "./message";
 
@@ -26,7 +25,7 @@ export interface RelayDeps {
 
 /** Windows of RELAY_WINDOW changes per call; a backlog larger than this continues on the next call. */
 const MAX_WINDOWS_PER_CALL = 5;
-/** A pending delivery untouched this long (past its backoff) has lost its message. */
+/** A pending delivery whose next try was due this long ago (`next_attempt_at`) has lost its message. */
 export const STALLED_AFTER_MS = 10 * 60 * 1000;
 /** Re-sent per watchdog pass; the rest on the next pass. */
 const MAX_RESENDS_PER_PASS = 200;
@@ -53,22 +52,22 @@ export async function relayChanges(deps: RelayDeps): Promise<{ relayed: number; 
 }
 
 /**
- * Watchdog: re-sends the message of each delivery that is next in its subject's order but has
- * not been touched for STALLED_AFTER_MS beyond its backoff (its message was lost, or the relay's
- * send failed). Deliveries waiting behind an older change are left alone: they go when it settles.
+ * Watchdog: re-sends the message of each delivery that is next in its subject's order, not leased,
+ * and whose next try was due (`next_attempt_at`: the relay's send, the backoff or the app's
+ * Retry-After, a wait) more than STALLED_AFTER_MS ago: its message was lost, or the relay's send
+ * failed. A delivery the app asked to wait an hour is not re-sent within that hour. Deliveries
+ * waiting behind an older change are left alone: they go when it settles. Each re-sent delivery
+ * is scheduled for now before the send, so the next pass leaves it for another STALLED_AFTER_MS
+ * (and, if this send fails, re-sends it then).
  */
 export async function resendStalledDeliveries(deps: RelayDeps): Promise<number[]> {
   if (!deps.webhookUrl) return [];
   const state = await readNotifyFeedState(deps.d1);
   if (state.disabled) return [];
   const now = deps.now();
-  const candidates = await stalledHeads(deps.d1, now - STALLED_AFTER_MS, MAX_RESENDS_PER_PASS);
-  const due = candidates
-    .filter((delivery) => delivery.updatedAt + (delivery.attempts > 0 ? retryDelaySeconds(delivery.attempts) * 1000 : 0) + STALLED_AFTER_MS < now)
-    .map((delivery) => delivery.seq);
+  const due = await scheduleStalledHeads(deps.d1, now, now - STALLED_AFTER_MS, MAX_RESENDS_PER_PASS);
   if (due.length === 0) return [];
   await enqueueNotifications(deps.queue, due);
-  await touchDeliveries(deps.d1, due, now);
   log("notify.resent_stalled", { count: due.length, first: due[0] });
   return due;
 }

@@ -126,7 +126,10 @@ describe("operating change notifications", () => {
     await handleScheduled(createScheduledController({ cron: WATCHDOG_CRON }), testEnv);
     expect(captured.all).toEqual([]);
     // Later: the head of each subject is re-sent; wd_jo's second change waits for its first.
-    await handleScheduled(createScheduledController({ cron: WATCHDOG_CRON }), testEnv, () => Date.now() + STALLED_AFTER_MS + 60_000);
+    // (The rows are made older rather than the watchdog's clock later: the consumer that receives
+    // the re-sent copies runs on the real clock, and a copy due in the future is a duplicate.)
+    await env.DB.prepare("UPDATE change_deliveries SET updated_at = updated_at - ?1, next_attempt_at = next_attempt_at - ?1").bind(STALLED_AFTER_MS + 60_000).run();
+    await handleScheduled(createScheduledController({ cron: WATCHDOG_CRON }), testEnv);
     expect(captured.all.map((send) => (send.body as { seq: number }).seq).sort()).toEqual([changes[0]!.seq, changes[1]!.seq].sort());
     await drain();
     expect((await deliveryRows()).map((row) => row.status)).toEqual(["delivered", "delivered", "delivered"]);
