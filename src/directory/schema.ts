@@ -412,3 +412,32 @@ export const feedState = sqliteTable("feed_state", {
   value: integer("value"),
   note: text("note"),
 });
+
+/**
+ * SCIM connections (src/scim/connections.ts): one per identity provider that provisions straight
+ * into this service over SCIM 2.0, at `/scim/v2/connections/<id>`. The connection owns one
+ * provider namespace (`provider`, `scim-<id>`), so its users and groups are isolated by the
+ * existing (provider, external_id) keys. Tokens are stored only as SHA-256 hex; during a rotation
+ * the previous token stays valid until `previous_token_expires_at`.
+ */
+export const scimConnections = sqliteTable(
+  "scim_connections",
+  {
+    /** `scn_<24 hex>`, the path segment of the connection's base URL. */
+    id: text("id").primaryKey(),
+    organizationId: text("organization_id").notNull(),
+    name: text("name"),
+    /** The provider namespace its users and groups live under. */
+    provider: text("provider").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    previousTokenHash: text("previous_token_hash"),
+    previousTokenExpiresAt: integer("previous_token_expires_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    /** Set once: a disabled connection refuses every token. */
+    disabledAt: integer("disabled_at"),
+    /** Last successful authentication, recorded at most once a minute. */
+    lastUsedAt: integer("last_used_at"),
+  },
+  (table) => [uniqueIndex("scim_connections_provider_idx").on(table.provider), index("scim_connections_organization_idx").on(table.organizationId, table.id)],
+);

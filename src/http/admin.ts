@@ -12,6 +12,7 @@ import { UNSCOPED } from "../directory/read";
 import { adminAuth } from "./auth";
 import { heldEventRoutes } from "./admin-held";
 import { notificationRoutes } from "./admin-notifications";
+import { scimConnectionAdminRoutes } from "./admin-scim-connections";
 import type { AppEnv } from "./app-env";
 import { errorResponse } from "./errors";
 import { encodeCursor } from "./opaque-cursor";
@@ -32,6 +33,7 @@ import { isoTime, TypedRouter } from "./openapi-common";
  * - GET  /admin/reconcile/runs/:id                      one run's report
  * - GET  /admin/directories                            every directory, enabled or disabled (?provider, organization_id, enabled)
  * - /admin/notifications…                               outbound change notifications (admin-notifications.ts)
+ * - /admin/scim-connections…                            SCIM connections an IdP provisions into (admin-scim-connections.ts)
  * Requests and responses are declared in openapi-admin.ts (served at /openapi.json).
  */
 export interface AdminRouteOptions {
@@ -45,6 +47,7 @@ export function adminRoutes(options: AdminRouteOptions = {}) {
   app.use("*", adminAuth());
   app.nest("/", heldEventRoutes());
   app.nest("/", notificationRoutes());
+  app.nest("/", scimConnectionAdminRoutes());
 
   app.openapi(routes.listEvents, async (c) => {
     const { cursor, limit, ...filters } = c.req.valid("query");

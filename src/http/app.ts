@@ -8,6 +8,7 @@ import { errorResponse } from "./errors";
 import { webhookRoutes } from "./webhooks";
 import { adminRoutes } from "./admin";
 import { scimRoutes } from "./scim";
+import { scimConnectionRoutes } from "./scim-connections";
 import { v1Routes } from "./v1";
 import { healthRoutes } from "./health";
 import { openApiRoutes } from "./openapi";
@@ -29,6 +30,8 @@ export function createApp(options: AppOptions = {}) {
   app.route("/healthz", healthRoutes());
   app.route("/webhooks", webhookRoutes({ providers: options.providers }));
   app.route("/admin", adminRoutes({ providers: options.providers }));
+  // Before /scim/v2: a connection's routes authenticate with its own token, not read or admin tokens.
+  app.route("/scim/v2/connections", scimConnectionRoutes());
   app.route("/scim/v2", scimRoutes());
   app.route("/v1", v1Routes());
   app.route("/openapi.json", openApiRoutes());

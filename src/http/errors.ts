@@ -29,6 +29,7 @@ export type ErrorCode =
   | "service_misconfigured"
   | "not_replayable"
   | "not_held"
+  | "connection_disabled"
   | "undecodable"
   | "still_invalid"
   | "internal_error";
@@ -56,6 +57,7 @@ const messages: Record<ErrorCode, string> = {
   provider_misconfigured: "This provider's verification keys are invalid. Retry later.",
   service_misconfigured: "The service configuration is invalid. Retry later.",
   not_held: "Only held events can be released.",
+  connection_disabled: "This SCIM connection is disabled. Create a new one.",
   not_replayable: "Only failed or dead-lettered events with a stored message, and quarantined or rejected deliveries, can be replayed.",
   undecodable: "The stored message is not a message this version can process.",
   still_invalid: "The stored delivery still does not parse with the adapter deployed now. `issues` lists the failing paths.",

@@ -7,7 +7,11 @@ import { SCHEMA } from "./resources";
 
 export const MAX_RESULTS = 200;
 
-export function serviceProviderConfig(baseUrl: string) {
+const READ_TOKEN_AUTHENTICATION = "Authorization: Bearer <token>, a read token (READ_TOKENS) or an admin token (ADMIN_TOKEN).";
+/** How a SCIM connection (scim/connections.ts) authenticates, for its own ServiceProviderConfig. */
+export const CONNECTION_TOKEN_AUTHENTICATION = "Authorization: Bearer <token>, the connection's token (shown once when the connection is created or its token rotated).";
+
+export function serviceProviderConfig(baseUrl: string, authentication: string = READ_TOKEN_AUTHENTICATION) {
   return {
     schemas: ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
     documentationUri: "https://github.com/directory-sync/directory-sync#scim-20-server-read-only",
@@ -18,7 +22,7 @@ export function serviceProviderConfig(baseUrl: string) {
     sort: { supported: true },
     etag: { supported: true },
     authenticationSchemes: [
-      { type: "oauthbearertoken", name: "Bearer token", description: "Authorization: Bearer <token>, a read token (READ_TOKENS) or an admin token (ADMIN_TOKEN).", primary: true },
+      { type: "oauthbearertoken", name: "Bearer token", description: authentication, primary: true },
     ],
     meta: { resourceType: "ServiceProviderConfig", location: `${baseUrl}/ServiceProviderConfig` },
   };

@@ -12,9 +12,15 @@ const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
  * Every route that takes a bearer token (all but webhooks, which verify signatures, and /healthz),
  * from the app's own list, with parameters filled in with ids that exist.
  */
-const routes = createApp()
-  .routes.filter((route) => !route.path.startsWith("/webhooks") && !route.path.startsWith("/healthz") && route.method !== "ALL" && !route.path.endsWith("*"))
-  .map((route) => ({ method: route.method, path: fill(route.path) }));
+const authenticated = createApp().routes.filter(
+  (route) => !route.path.startsWith("/webhooks") && !route.path.startsWith("/healthz") && route.method !== "ALL" && !route.path.endsWith("*"),
+);
+/** A SCIM connection's routes take only that connection's token (test/scim/connections.integration.test.ts); checked below. */
+const isConnectionRoute = (path: string) => path.startsWith("/scim/v2/connections/");
+const routes = authenticated.filter((route) => !isConnectionRoute(route.path)).map((route) => ({ method: route.method, path: fill(route.path) }));
+const connectionRoutes = authenticated
+  .filter((route) => isConnectionRoute(route.path))
+  .map((route) => ({ method: route.method, path: route.path.replace(":connectionId", "scn_000000000000000000000000") }));
 
 function fill(path: string): string {
   const id = path.startsWith("/scim/v2/ResourceTypes")
@@ -109,6 +115,21 @@ describe("credentials: admin tokens and read tokens", () => {
     }
     expect((await call("GET", "/admin/events", "read-old", { ADMIN_TOKEN: "" })).status).toBe(404);
     expect((await call("GET", "/v1/users", "read-old", { ADMIN_TOKEN: "" })).status).toBe(200);
+  });
+
+  it("SCIM connection routes refuse admin and read tokens with a SCIM 401, whatever tokens are configured", async () => {
+    expect(connectionRoutes.length).toBeGreaterThanOrEqual(1);
+    for (const overrides of [{}, { ADMIN_TOKEN: "", READ_TOKENS: "" }]) {
+      for (const route of connectionRoutes) {
+        for (const token of ["admin-old", "read-old", "read-tenant-a", null]) {
+          const response = await call(route.method, route.path, token, overrides);
+          const label = `${route.method} ${route.path} with ${token}`;
+          expect(response.status, label).toBe(401);
+          expect(response.headers.get("www-authenticate"), label).toMatch(/^Bearer /);
+          expect(await response.json(), label).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "401" });
+        }
+      }
+    }
   });
 
   it("a malformed READ_TOKENS entry authenticates nobody and is named by /healthz, never shown", async () => {

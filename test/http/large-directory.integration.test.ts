@@ -171,7 +171,9 @@ describe("the seeded directory", () => {
 
 describe("every list route is covered here", () => {
   /** GET routes that return one resource or a fixed document, not a list that grows with the directory. */
-  const notLists = (path: string) => /\/:[A-Za-z]+$/.test(path) || ["/scim/v2/ServiceProviderConfig", "/openapi.json", "/healthz", "/healthz/", "/admin/notifications"].includes(path);
+  const notLists = (path: string) =>
+    /\/:[A-Za-z]+$/.test(path) ||
+    ["/scim/v2/ServiceProviderConfig", "/scim/v2/connections/:connectionId/ServiceProviderConfig", "/openapi.json", "/healthz", "/healthz/", "/admin/notifications"].includes(path);
   const walked = [
     "/v1/users",
     "/v1/groups",
@@ -189,6 +191,7 @@ describe("every list route is covered here", () => {
     "/admin/reconcile/runs",
     "/admin/directories",
     "/admin/notifications/deliveries",
+    "/admin/scim-connections",
   ];
 
   it("a new list route (GET, or POST /.search) fails this test until it is walked below", () => {
@@ -345,6 +348,41 @@ describe("directory lists, followed to the end", () => {
     expectExactly(
       rows.map((row) => row.id),
       seededDirectories.filter((d) => !d.enabled).map(key),
+    );
+  });
+});
+
+/** 450 SCIM connections over both organizations (the walk never needs their tokens). */
+const CONNECTION_COUNT = 450;
+const seededConnections = Array.from({ length: CONNECTION_COUNT }, (_, i) => ({
+  id: `scn_${i.toString(16).padStart(24, "0")}`,
+  organizationId: i % 3 === 0 ? ORG_SUD : ORG_NORD,
+}));
+
+describe("/admin/scim-connections, followed to the end", () => {
+  beforeAll(async () => {
+    await env.DB.prepare(
+      `INSERT INTO scim_connections (id, organization_id, name, provider, token_hash, created_at, updated_at)
+       SELECT r.value ->> 'id', r.value ->> 'organizationId', NULL, 'scim-' || (r.value ->> 'id'), hex(randomblob(32)), 0, 0
+       FROM json_each(?) AS r`,
+    )
+      .bind(JSON.stringify(seededConnections))
+      .run();
+  });
+
+  it("GET /admin/scim-connections?limit=200: every connection once", async () => {
+    const rows = await walkCursor<{ id: string }>("/admin/scim-connections", "connections", V1_MAX, ADMIN);
+    expectExactly(
+      rows.map((row) => row.id),
+      seededConnections.map((connection) => connection.id),
+    );
+  });
+
+  it(`GET /admin/scim-connections?organization_id=${ORG_SUD}&limit=37: the filter holds across pages`, async () => {
+    const rows = await walkCursor<{ id: string; organization_id: string }>(`/admin/scim-connections?organization_id=${encodeURIComponent(ORG_SUD)}`, "connections", 37, ADMIN);
+    expectExactly(
+      rows.map((row) => row.id),
+      seededConnections.filter((connection) => connection.organizationId === ORG_SUD).map((connection) => connection.id),
     );
   });
 });

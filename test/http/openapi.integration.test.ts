@@ -4,6 +4,7 @@ import * as z from "zod";
 import { createApp } from "../../src/http/app";
 import * as adminContract from "../../src/http/openapi-admin";
 import * as notificationContract from "../../src/http/openapi-notifications";
+import * as scimConnectionContract from "../../src/http/openapi-scim-connections";
 import * as v1Contract from "../../src/http/openapi-v1";
 import { seedTenants } from "../support/tenants";
 import { callApp } from "../support/worker";
@@ -114,6 +115,24 @@ describe("GET /openapi.json", () => {
     await check("/admin/reconcile/runs/none", adminContract.getRun, 404, ADMIN);
     await check("/admin/notifications", notificationContract.getNotifications, 200, ADMIN);
     await check("/admin/notifications/deliveries", notificationContract.listNotificationDeliveries, 200, ADMIN);
+    // A SCIM connection, created and rotated (POST), then read back, so the lists are not empty.
+    const post = async (path: string, route: { responses: Record<number, unknown> }, status: number, body?: unknown) => {
+      const response = await callApp(new Request(`${BASE}${path}`, { method: "POST", headers: ADMIN, body: body === undefined ? undefined : JSON.stringify(body) }), TOKENS);
+      expect(response.status, path).toBe(status);
+      const json = (await response.json()) as Record<string, unknown>;
+      const schema = (route.responses[status] as { content: { "application/json": { schema: z.ZodType } } }).content["application/json"].schema;
+      expect(schema.safeParse(json).error?.issues, path).toBeUndefined();
+      expectKeys(schema, json, path);
+      return json;
+    };
+    const created = await post("/admin/scim-connections", scimConnectionContract.createScimConnection, 201, { organization_id: "tenant_a", name: "Okta" });
+    const id = (created.connection as { id: string }).id;
+    await post(`/admin/scim-connections/${id}/rotate`, scimConnectionContract.rotateScimConnection, 200);
+    await check("/admin/scim-connections", scimConnectionContract.listScimConnections, 200, ADMIN);
+    await check(`/admin/scim-connections/${id}`, scimConnectionContract.getScimConnection, 200, ADMIN);
+    await check("/admin/scim-connections/scn_000000000000000000000000", scimConnectionContract.getScimConnection, 404, ADMIN);
+    await post(`/admin/scim-connections/${id}/disable`, scimConnectionContract.disableScimConnection, 200);
+    await post(`/admin/scim-connections/${id}/rotate`, scimConnectionContract.rotateScimConnection, 409);
   });
 });
 
