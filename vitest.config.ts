@@ -45,6 +45,14 @@ export default defineConfig(async () => {
             FIRSTUP_SCIM_URL: `${scim.url}/t/default/scim/v2`,
             FIRSTUP_SCIM_TOKEN: "test-scim-token",
             ADMIN_TOKEN: "test-admin-token",
+            // Pinned empty, so a developer's .dev.vars (written by \`npm start\`) never reaches the tests:
+            // each test that needs one of these sets it itself.
+            READ_TOKENS: "",
+            SCALEKIT_ENVIRONMENT_URL: "",
+            SCALEKIT_CLIENT_ID: "",
+            SCALEKIT_CLIENT_SECRET: "",
+            APP_WEBHOOK_URL: "",
+            APP_WEBHOOK_SECRET: "",
             RETRY_BASE_DELAY_SECONDS: "0",
           },
         },

@@ -25,6 +25,13 @@ export default defineConfig(async () => {
             FIRSTUP_SCIM_URL: `${scim.url}/t/bench/scim/v2`,
             FIRSTUP_SCIM_TOKEN: "test-scim-token",
             RETRY_BASE_DELAY_SECONDS: "0",
+            // Pinned empty, so a developer's .dev.vars never reaches the benchmarks.
+            READ_TOKENS: "",
+            SCALEKIT_ENVIRONMENT_URL: "",
+            SCALEKIT_CLIENT_ID: "",
+            SCALEKIT_CLIENT_SECRET: "",
+            APP_WEBHOOK_URL: "",
+            APP_WEBHOOK_SECRET: "",
           },
         },
       }),

@@ -1,5 +1,5 @@
 import { pruneChanges } from "./changes/retention";
-import { feedConfig, notifyConfig } from "./config";
+import { ConfigError, feedConfig, notifyConfig } from "./config";
 import { backfillFoldKeys } from "./directory/fold-backfill";
 import { log } from "./log";
 import { relayFromEnv } from "./notify/relay";
@@ -34,7 +34,14 @@ export async function handleScheduled(controller: ScheduledController, env: Env,
   if (!trigger) return;
   for (const source of reconcileSources.values()) {
     if (trigger === "hourly" && !source.incremental) continue;
-    if (!source.clientFromEnv(env)) continue;
+    try {
+      if (!source.clientFromEnv(env)) continue;
+    } catch (error) {
+      // One provider's invalid setting (named by /healthz) must not stop the others' runs.
+      if (!(error instanceof ConfigError)) throw error;
+      log("reconcile.not_started", { provider: source.provider, invalid: error.issues });
+      continue;
+    }
     await startOrResumeRun(deps, source.provider, trigger);
   }
 }

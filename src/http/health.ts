@@ -20,7 +20,7 @@ export function healthRoutes() {
         return "error" as const;
       }
     };
-    const [d1, kv, queue] = await Promise.all([
+    const [d1, kv, queue, notifyQueue] = await Promise.all([
       check(() => c.env.DB.prepare("SELECT 1").first()),
       check(() => c.env.SEEN_EVENTS.get("healthz")),
       // metrics() reads the queue's backlog without enqueuing anything.
@@ -28,11 +28,16 @@ export function healthRoutes() {
         if (typeof c.env.EVENTS_QUEUE?.send !== "function") throw new Error("no queue binding");
         if (typeof c.env.EVENTS_QUEUE.metrics === "function") await c.env.EVENTS_QUEUE.metrics();
       }),
+      // Change notifications travel on their own queue: without it they silently stop.
+      check(async () => {
+        if (typeof c.env.NOTIFY_QUEUE?.send !== "function") throw new Error("no queue binding");
+        if (typeof c.env.NOTIFY_QUEUE.metrics === "function") await c.env.NOTIFY_QUEUE.metrics();
+      }),
     ]);
     const invalid = invalidSettings(c.env);
-    const ok = d1 === "ok" && kv === "ok" && queue === "ok" && invalid.length === 0;
+    const ok = d1 === "ok" && kv === "ok" && queue === "ok" && notifyQueue === "ok" && invalid.length === 0;
     return c.json(
-      { status: ok ? "ok" : "degraded", checks: { d1, kv, queue }, config: invalid.length ? "invalid" : "ok", invalid_settings: invalid },
+      { status: ok ? "ok" : "degraded", checks: { d1, kv, queue, notify_queue: notifyQueue }, config: invalid.length ? "invalid" : "ok", invalid_settings: invalid },
       ok ? 200 : 503,
       { "cache-control": "no-store" },
     );

@@ -232,7 +232,7 @@ describe("GET /healthz", () => {
   it("needs no token and reports each dependency", async () => {
     const response = await callApp(new Request(`${BASE}/healthz`));
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: "ok", checks: { d1: "ok", kv: "ok", queue: "ok" }, config: "ok", invalid_settings: [] });
+    expect(await response.json()).toEqual({ status: "ok", checks: { d1: "ok", kv: "ok", queue: "ok", notify_queue: "ok" }, config: "ok", invalid_settings: [] });
   });
 
   it("answers 503 when a dependency fails, without saying why", async () => {
@@ -240,7 +240,7 @@ describe("GET /healthz", () => {
     const response = await callApp(new Request(`${BASE}/healthz`), { DB: brokenDb });
     expect(response.status).toBe(503);
     const text = await response.text();
-    expect(JSON.parse(text)).toEqual({ status: "degraded", checks: { d1: "error", kv: "ok", queue: "ok" }, config: "ok", invalid_settings: [] });
+    expect(JSON.parse(text)).toEqual({ status: "degraded", checks: { d1: "error", kv: "ok", queue: "ok", notify_queue: "ok" }, config: "ok", invalid_settings: [] });
     expect(text).not.toContain("internals");
   });
 });

@@ -34,7 +34,7 @@ describe("an invalid ROLE_MAPPING stops only what computes roles", () => {
     expect(response.status).toBe(503);
     const text = await response.text();
     const body = JSON.parse(text) as { status: string; config: string; invalid_settings: { setting: string; problem: string }[] };
-    expect(body).toMatchObject({ status: "degraded", checks: { d1: "ok", kv: "ok", queue: "ok" }, config: "invalid" });
+    expect(body).toMatchObject({ status: "degraded", checks: { d1: "ok", kv: "ok", queue: "ok", notify_queue: "ok" }, config: "invalid" });
     expect(body.invalid_settings.map((problem) => problem.setting)).toEqual(["ROLE_MAPPING"]);
     expect(text).not.toContain("SecretGroupName");
   });

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { eventually } from "../support/eventually";
 import { handleScheduled } from "../../src/scheduled";
 import { capturingQueue } from "../support/reconcile";
+import { callApp } from "../support/worker";
 import { scalekitEnvironment } from "../support/scalekit-environment";
 import { scimUser, upstreamTenant } from "../support/upstream";
 
@@ -33,6 +34,18 @@ describe("cron triggers", () => {
     expect(sent).toHaveLength(1);
     const runs = await env.DB.prepare("SELECT provider, scope, trigger FROM reconcile_runs WHERE trigger = 'hourly'").all();
     expect(runs.results).toEqual([{ provider: "scalekit", scope: "", trigger: "hourly" }]);
+  });
+
+  it("an invalid Scalekit setting does not stop Firstup's nightly run, and /healthz names a half-done one", async () => {
+    await env.DB.exec("DELETE FROM reconcile_runs");
+    const { queue, sent } = capturingQueue();
+    const insecure = { SCALEKIT_ENVIRONMENT_URL: "http://scalekit.example", SCALEKIT_CLIENT_ID: "skc_x", SCALEKIT_CLIENT_SECRET: "secret" };
+    await handleScheduled(createScheduledController({ cron: "0 3 * * *" }), { ...env, EVENTS_QUEUE: queue, ...insecure });
+    expect((await env.DB.prepare("SELECT provider FROM reconcile_runs").all()).results).toEqual([{ provider: "firstup" }]);
+    expect(sent).toHaveLength(1);
+    const health = await callApp(new Request("https://sync.example/healthz"), { SCALEKIT_ENVIRONMENT_URL: "https://acme.scalekit.dev", SCALEKIT_CLIENT_ID: "skc_x" });
+    expect(health.status).toBe(503);
+    expect(((await health.json()) as { invalid_settings: unknown[] }).invalid_settings).toContainEqual({ setting: "SCALEKIT_CLIENT_SECRET", problem: "missing" });
   });
 
   it("the watchdog trigger starts nothing new, and nothing starts without a configured upstream", async () => {

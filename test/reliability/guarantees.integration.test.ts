@@ -8,6 +8,10 @@ import { signedHeaders, TEST_SECRET } from "../support/sign";
 import { scalekitEvent, scalekitUser } from "../support/scalekit";
 import { scimUser, upstreamTenant } from "../support/upstream";
 import { callApp, failingQueue, recordingQueue } from "../support/worker";
+import { scalekitEnvironment } from "../support/scalekit-environment";
+import { capturingQueue, defaultReconcileConfig } from "../support/reconcile";
+import { startOrResumeRun } from "../../src/reconcile/start";
+import { continueRun } from "../../src/reconcile/steps";
 
 const URL_SCALEKIT = "https://sync.example.com/webhooks/scalekit";
 const processedCount = async (eventId: string) =>
@@ -131,6 +135,8 @@ describe("secrets and personal data", () => {
       FIRSTUP_SCIM_TOKEN: "scim-token-that-must-not-leak",
       ADMIN_TOKEN: "admin-token-that-must-not-leak",
       FIRSTUP_WEBHOOK_AUTHORIZATION: "Bearer firstup-auth-that-must-not-leak",
+      SCALEKIT_CLIENT_SECRET: "scalekit-client-secret-that-must-not-leak",
+      APP_WEBHOOK_SECRET: "whsec_YXBwLXdlYmhvb2stc2VjcmV0LW11c3Qtbm90LWxlYWs=",
     };
     const logged: string[] = [];
     const spies = (["log", "warn", "error"] as const).map((level) => vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logged.push(args.map(String).join(" "))));
@@ -158,12 +164,26 @@ describe("secrets and personal data", () => {
       await deliverBatch([eventMessage(event)], { env: tenant.env({ FIRSTUP_SCIM_TOKEN: secrets.FIRSTUP_SCIM_TOKEN }) });
       const stored = await env.DB.prepare("SELECT error FROM event_log WHERE event_id = ?").bind(event.eventId).first<{ error: string }>();
       bodies.push(stored?.error ?? "");
+      // A refused SCIM connection token, and a Scalekit run whose client secret is refused.
+      await call(new Request("https://sync.example.com/scim/v2/connections/scn_nope/Users", { headers: { authorization: "Bearer scimtok_guess-that-must-not-leak" } }));
+      const scalekitApi = scalekitEnvironment("reliability-secrets");
+      await scalekitApi.reset({ organizations: [{ id: "org_s" }] });
+      const captured = capturingQueue();
+      const { run } = await startOrResumeRun({ d1: env.DB, queue: captured.queue, now: Date.now }, "scalekit", "test");
+      const client = scalekitApi.client({ clientSecret: secrets.SCALEKIT_CLIENT_SECRET, sleep: async () => {} });
+      for (let message = captured.take(); message; message = captured.take()) {
+        const next = await continueRun(message, { d1: env.DB, queue: captured.queue, clientFor: () => client, config: defaultReconcileConfig, now: Date.now });
+        if (next) captured.sent.push(next);
+      }
+      const report = await env.DB.prepare("SELECT status, last_error, note FROM reconcile_runs WHERE id = ?").bind(run.id).first<{ status: string; last_error: string; note: string }>();
+      expect(report?.status).toBe("failed");
+      bodies.push(report?.last_error ?? "", report?.note ?? "");
     } finally {
       for (const spy of spies) spy.mockRestore();
     }
     const everything = [...logged, ...bodies].join("\n");
     expect(logged.length).toBeGreaterThan(3);
-    for (const value of [...Object.values(secrets), TEST_SECRET.slice(6), "not*base64*but-secret-ish", "firstup-auth-that-must-not-lea", "admin-token-that-must-not-lea"]) {
+    for (const value of [...Object.values(secrets), TEST_SECRET.slice(6), "not*base64*but-secret-ish", "firstup-auth-that-must-not-lea", "admin-token-that-must-not-lea", "scimtok_guess-that-must-not-leak"]) {
       expect(everything).not.toContain(value.replace(/^whsec_|^Bearer /, ""));
     }
   });

@@ -397,12 +397,16 @@ export async function* walkPages<T>(
   throw new ScalekitApiError("protocol", 200, `listing exceeds ${options.maxPages ?? 10_000} pages`);
 }
 
-/** The client from SCALEKIT_* bindings, or null when any of the three is unset. */
+/** The client from SCALEKIT_* bindings, or null when all three are unset (ConfigError when only some are). */
 export function scalekitDirectoryApiFromEnv(env: Env, overrides: Partial<ScalekitDirectoryApiOptions> = {}): ScalekitDirectoryApi | null {
   const environmentUrl = String(env.SCALEKIT_ENVIRONMENT_URL ?? "").trim();
   const clientId = String(env.SCALEKIT_CLIENT_ID ?? "").trim();
   const clientSecret = String(env.SCALEKIT_CLIENT_SECRET ?? "").trim();
-  if (!environmentUrl || !clientId || !clientSecret) return null;
+  if (!environmentUrl && !clientId && !clientSecret) return null;
+  // Two of the three set is a half-done configuration (often the secret forgotten): say so, rather
+  // than silently not reconciling.
+  const missing = [!environmentUrl && "SCALEKIT_ENVIRONMENT_URL", !clientId && "SCALEKIT_CLIENT_ID", !clientSecret && "SCALEKIT_CLIENT_SECRET"].filter(Boolean);
+  if (missing.length > 0) throw new ConfigError(missing.map((name) => `${name}: missing`));
   if (!z.url({ protocol: /^https?$/ }).safeParse(environmentUrl).success) throw new ConfigError(["SCALEKIT_ENVIRONMENT_URL: invalid_url"]);
   // The client secret and bearer tokens travel to this URL: https only, except on loopback (the local API).
   const { protocol, hostname } = new URL(environmentUrl);
