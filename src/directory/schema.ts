@@ -370,7 +370,7 @@ export const changes = sqliteTable(
     subject: text("subject").notNull(),
     /** The event id that caused it (`reconcile:<run id>` for a reconciliation run). */
     cause: text("cause").notNull(),
-    /** `webhook` or `reconcile`. */
+    /** `webhook`, `reconcile` or `scim` (a write through a SCIM connection). */
     source: text("source").notNull(),
     /** The change's payload (JSON); an erasure reduces every earlier change of the user to ids. */
     data: text("data").notNull(),

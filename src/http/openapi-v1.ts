@@ -216,7 +216,7 @@ export const Change = z
     directory_id: z.string().nullable(),
     subject: z.string().meta({ description: "The user's (membership changes: the user's) or the group's external id." }),
     cause: z.string().meta({ description: "The provider event id that caused it, or `reconcile:<run id>`." }),
-    source: z.enum(["webhook", "reconcile"]).or(z.string()),
+    source: z.string().meta({ description: "`webhook` (a provider event), `reconcile` (a run), `scim` (a write through a SCIM connection)." }),
     occurred_at: z.iso.datetime(),
     recorded_at: z.iso.datetime(),
     data: z.record(z.string(), z.unknown()).meta({ description: "`{ user }`, `{ user, changed }`, `{ user: { id }, before, after }`, `{ group }`, `{ group, changed }` or `{ group: { id }, user: { id } }` (README, \"Reacting to changes\")." }),

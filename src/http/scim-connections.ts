@@ -3,9 +3,12 @@ import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "../config";
 import { log } from "../log";
 import { connectionBaseUrl } from "../scim/connections";
-import { CONNECTION_TOKEN_AUTHENTICATION, serviceProviderConfig } from "../scim/discovery";
+import { connectionSchemas, connectionServiceProviderConfig, resourceTypes } from "../scim/discovery";
+import { SCHEMA } from "../scim/resources";
 import { connectionAuth, type ConnectionEnv } from "./connection-auth";
 import { scimError } from "./scim";
+import { scimWriteRoutes } from "./scim-write";
+import { ScimRequestError } from "../scim/errors";
 
 /**
  * The SCIM service provider of each connection, at /scim/v2/connections/:connectionId (the base
@@ -18,12 +21,32 @@ export function scimConnectionRoutes() {
   app.use("/:connectionId/*", connectionAuth());
 
   app.get("/:connectionId/ServiceProviderConfig", (c) =>
-    scimJson(c, serviceProviderConfig(connectionBaseUrl(new URL(c.req.url).origin, c.get("scimConnection").id), CONNECTION_TOKEN_AUTHENTICATION)),
+    scimJson(c, connectionServiceProviderConfig(connectionBaseUrl(new URL(c.req.url).origin, c.get("scimConnection").id))),
   );
+
+  app.get("/:connectionId/ResourceTypes", (c) => {
+    const types = resourceTypes(baseOf(c));
+    return scimJson(c, { schemas: [SCHEMA.listResponse], totalResults: types.length, startIndex: 1, itemsPerPage: types.length, Resources: types });
+  });
+  app.get("/:connectionId/ResourceTypes/:id", (c) => {
+    const found = resourceTypes(baseOf(c)).find((type) => type.id === c.req.param("id"));
+    return found ? scimJson(c, found) : scimError(c, 404, "No such resource type.");
+  });
+  app.get("/:connectionId/Schemas", (c) => {
+    const all = connectionSchemas(baseOf(c));
+    return scimJson(c, { schemas: [SCHEMA.listResponse], totalResults: all.length, startIndex: 1, itemsPerPage: all.length, Resources: all });
+  });
+  app.get("/:connectionId/Schemas/:id", (c) => {
+    const found = connectionSchemas(baseOf(c)).find((schema) => schema.id === c.req.param("id"));
+    return found ? scimJson(c, found) : scimError(c, 404, "No such schema.");
+  });
+
+  app.route("/:connectionId", scimWriteRoutes());
 
   // A mounted router's notFound is not used by hono; an explicit catch-all keeps 404s in SCIM form.
   app.all("*", (c) => scimError(c, 404, "No such endpoint."));
   app.onError((error, c) => {
+    if (error instanceof ScimRequestError) return scimError(c, 400, error.message, error.scimType);
     // bearerAuth answers by throwing its response; configuration errors are the app's 503.
     if (error instanceof HTTPException || error instanceof ConfigError) throw error;
     log("scim_connection.unhandled_error", { path: c.req.path, error: String(error) });
@@ -31,6 +54,8 @@ export function scimConnectionRoutes() {
   });
   return app;
 }
+
+const baseOf = (c: Context<ConnectionEnv>) => connectionBaseUrl(new URL(c.req.url).origin, c.get("scimConnection").id);
 
 function scimJson(c: Context<ConnectionEnv>, body: unknown) {
   return c.body(JSON.stringify(body), 200, { "content-type": "application/scim+json" });

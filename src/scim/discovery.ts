@@ -183,3 +183,33 @@ export function schemas(baseUrl: string) {
     meta: { resourceType: "Schema", location: `${baseUrl}/Schemas/${definition.id}` },
   }));
 }
+
+/**
+ * A SCIM connection's ServiceProviderConfig (RFC 7643 §5): its Users and Groups take writes
+ * (src/http/scim-write.ts), so PATCH is supported; no bulk, no password change.
+ */
+export function connectionServiceProviderConfig(baseUrl: string) {
+  return {
+    ...serviceProviderConfig(baseUrl, CONNECTION_TOKEN_AUTHENTICATION),
+    documentationUri: "https://github.com/directory-sync/directory-sync#scim-connections",
+    patch: { supported: true },
+  };
+}
+
+/**
+ * A SCIM connection's Schemas: the same attributes, writable by the identity provider except the
+ * server's own (`groups` on a User, set through Groups). The Group's externalId is not stored there.
+ */
+export function connectionSchemas(baseUrl: string) {
+  const writable = (attribute: Record<string, unknown>, readOnly: boolean): Record<string, unknown> => ({
+    ...attribute,
+    mutability: readOnly ? "readOnly" : "readWrite",
+    ...(Array.isArray(attribute.subAttributes) ? { subAttributes: (attribute.subAttributes as Record<string, unknown>[]).map((sub) => writable(sub, readOnly)) } : {}),
+  });
+  return schemas(baseUrl).map((schema) => ({
+    ...schema,
+    attributes: schema.attributes
+      .filter((attribute) => !(schema.id === SCHEMA.group && attribute.name === "externalId"))
+      .map((attribute) => writable(attribute, schema.id === SCHEMA.user && attribute.name === "groups")),
+  }));
+}

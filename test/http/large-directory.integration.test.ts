@@ -2,6 +2,10 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/http/app";
 import { relayChanges } from "../../src/notify/relay";
+import { runAtomically } from "../../src/d1";
+import { directoryWrites } from "../../src/directory/writes";
+import type { DirectoryEvent } from "../../src/events";
+import { createConnection } from "../../src/scim/connections";
 import { MAX_RESULTS } from "../../src/scim/discovery";
 import { countingD1 } from "../support/d1";
 import { LARGE_PROVIDER, MEMBERSHIP_COUNT, ORG_NORD, ORG_SUD, seedLargeDirectory, type LargeDirectory, type SeededUser } from "../support/large-directory";
@@ -192,6 +196,12 @@ describe("every list route is covered here", () => {
     "/admin/directories",
     "/admin/notifications/deliveries",
     "/admin/scim-connections",
+    "/scim/v2/connections/:connectionId/Users",
+    "/scim/v2/connections/:connectionId/Groups",
+    "/scim/v2/connections/:connectionId/ResourceTypes",
+    "/scim/v2/connections/:connectionId/Schemas",
+    "/scim/v2/connections/:connectionId/Users/.search",
+    "/scim/v2/connections/:connectionId/Groups/.search",
   ];
 
   it("a new list route (GET, or POST /.search) fails this test until it is walked below", () => {
@@ -589,5 +599,44 @@ describe("a 500 under /scim/v2 is a SCIM error", () => {
     const response = await get("/v1/users", ADMIN, { DB: failing });
     expect(response.status).toBe(500);
     expect(await response.json()).toMatchObject({ error: "internal_error" });
+  });
+});
+
+// Last in the file: the connection's users are in ORG_NORD, which the walks above compare with the seeding.
+describe("a SCIM connection's /Users and /Groups, followed to the end", () => {
+  it(`GET …/Users and …/Groups?excludedAttributes=members, count ${MAX_RESULTS}: every record of the connection once, none of the large directory`, async () => {
+    const now = Date.now();
+    const { connection, token } = await createConnection(env.DB, { organizationId: ORG_NORD, name: null }, now);
+    const provider = connection.provider;
+    const userIds = Array.from({ length: 450 }, (_, i) => `u${String(i).padStart(4, "0")}`);
+    const groupIds = Array.from({ length: 250 }, (_, i) => `g${String(i).padStart(4, "0")}`);
+    const base = { provider, occurredAt: now, sourceType: "scim.seed" };
+    const events: DirectoryEvent[] = [
+      ...userIds.map((id): DirectoryEvent => ({
+        ...base,
+        eventId: `seed-${id}`,
+        kind: "user_upserted",
+        user: { externalId: id, email: `${id}@nord.example`, firstName: null, lastName: null, active: true, organizationId: ORG_NORD, directoryId: null, userName: `${id}@nord.example`, scimExternalId: null, attributes: null },
+      })),
+      ...groupIds.map((id): DirectoryEvent => ({ ...base, eventId: `seed-${id}`, kind: "group_upserted", group: { externalId: id, name: id, organizationId: ORG_NORD, directoryId: null } })),
+    ];
+    await runAtomically(env.DB, directoryWrites(events, now));
+    const headers = { authorization: `Bearer ${token}` };
+    const users = await walkScim<{ id: string }>(`/scim/v2/connections/${connection.id}/Users`, MAX_RESULTS, headers);
+    expect(users.total).toBe(userIds.length);
+    expectExactly(users.resources.map((user) => user.id), userIds);
+    const groups = await walkScim<{ id: string; members?: unknown }>(`/scim/v2/connections/${connection.id}/Groups?excludedAttributes=members`, MAX_RESULTS, headers);
+    expectExactly(groups.resources.map((group) => group.id), groupIds);
+    expect(groups.resources.every((group) => group.members === undefined)).toBe(true);
+    const searched = await walkScim<{ id: string }>(`/scim/v2/connections/${connection.id}/Users/.search`, MAX_RESULTS, headers, { attributes: ["userName"] });
+    expectExactly(searched.resources.map((user) => user.id), userIds);
+    const searchedGroups = await walkScim<{ id: string }>(`/scim/v2/connections/${connection.id}/Groups/.search`, MAX_RESULTS, headers, { excludedAttributes: ["members"] });
+    expectExactly(searchedGroups.resources.map((group) => group.id), groupIds);
+    // The fixed lists: every entry on the one page.
+    for (const path of ["ResourceTypes", "Schemas"]) {
+      const body = await page<ScimList<unknown>>(`/scim/v2/connections/${connection.id}/${path}`, headers);
+      expect(body.totalResults).toBe(body.Resources.length);
+      expect(body.Resources.length).toBeGreaterThan(1);
+    }
   });
 });
