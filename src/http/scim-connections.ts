@@ -9,6 +9,7 @@ import { connectionAuth, type ConnectionEnv } from "./connection-auth";
 import { scimError } from "./scim";
 import { scimWriteRoutes } from "./scim-write";
 import { ScimRequestError } from "../scim/errors";
+import { StaleWrite } from "../scim/write/store";
 
 /**
  * The SCIM service provider of each connection, at /scim/v2/connections/:connectionId (the base
@@ -47,6 +48,12 @@ export function scimConnectionRoutes() {
   app.all("*", (c) => scimError(c, 404, "No such endpoint."));
   app.onError((error, c) => {
     if (error instanceof ScimRequestError) return scimError(c, 400, error.message, error.scimType);
+    // Another write (or a DELETE) committed between this request's read and its write: nothing was
+    // written. With If-Match that is a failed precondition; without, a conflict to retry (a retry
+    // of a write racing a DELETE then answers 404).
+    if (error instanceof StaleWrite) {
+      return c.req.header("if-match") ? scimError(c, 412, "The resource changed while this request was applied.") : scimError(c, 409, "The resource changed while this request was applied; read it again.");
+    }
     // bearerAuth answers by throwing its response; configuration errors are the app's 503.
     if (error instanceof HTTPException || error instanceof ConfigError) throw error;
     log("scim_connection.unhandled_error", { path: c.req.path, error: String(error) });

@@ -22,7 +22,7 @@ import {
   ifMatchHolds,
   userFields,
 } from "../scim/write/resource";
-import { commit, groupByName, groupsOfUser, liveGroup, liveUser, liveUserIds, memberIdsOf, membershipFloor, nextClock, userByUserName } from "../scim/write/store";
+import { commit, userMembershipFloor, groupByName, groupsOfUser, liveGroup, liveUser, liveUserIds, memberIdsOf, membershipFloor, nextClock, userByUserName } from "../scim/write/store";
 import type { ConnectionEnv } from "./connection-auth";
 
 /**
@@ -147,6 +147,7 @@ export function scimWriteRoutes() {
       [{ ...eventBase(c, crypto.randomUUID(), nextClock(now, [row.lastEventVersion]), `scim.user.${c.req.method.toLowerCase()}`), kind: "user_upserted", user }],
       now,
       { table: "users", provider: connection.provider, name: fields.user.userName! },
+      { record: { table: "users", provider: connection.provider, externalId: id, version: row.lastEventVersion } },
     );
     if (!stored) return writeError(c, 409, "Another user of this connection has this userName.", "uniqueness");
     const resource = await userResponse(c, id);
@@ -171,7 +172,9 @@ export function scimWriteRoutes() {
       if (!parsed.ok) return parsed;
       const patched = applyPatch(current, parsed.body, "User");
       if (!patched.ok) return { ok: false, response: writeError(c, patched.status, patched.detail, patched.scimType) };
-      return { ok: true, resource: patched.resource };
+      // A patch that removes or nulls `active` says nothing about it: never a reactivation.
+      const active = typeof patched.resource.active === "boolean" ? patched.resource.active : current.active;
+      return { ok: true, resource: { ...patched.resource, active } };
     }),
   );
 
@@ -195,7 +198,14 @@ export function scimWriteRoutes() {
       attributes: (row.attributes ?? null) as Record<string, string> | null,
       providerRoles: (row.providerRoles ?? null) as string[] | null,
     };
-    await commit(c.env.DB, [{ ...eventBase(c, crypto.randomUUID(), nextClock(now, [row.lastEventVersion]), "scim.user.delete"), kind: "user_deleted", user }], now);
+    // After the user's newest membership too, so the delete removes every one of them; and re-checked
+    // in the batch, so a member add that commits meanwhile aborts this (409, retried) instead of
+    // leaving a deleted user in a group.
+    const floor = await userMembershipFloor(c.env.DB, connection.provider, row.externalId);
+    await commit(c.env.DB, [{ ...eventBase(c, crypto.randomUUID(), nextClock(now, [row.lastEventVersion, floor]), "scim.user.delete"), kind: "user_deleted", user }], now, undefined, {
+      record: { table: "users", provider: connection.provider, externalId: row.externalId, version: row.lastEventVersion },
+      membershipsUpTo: { provider: connection.provider, userId: row.externalId, version: floor },
+    });
     return c.body(null, 204);
   });
 
@@ -272,7 +282,11 @@ export function scimWriteRoutes() {
         removed: result.removed.filter((member) => !result.added.includes(member)),
       });
     }
-    if (!(await commit(c.env.DB, events, now, renamed ? { table: "groups", provider: connection.provider, name: result.displayName } : undefined))) return groupNameTaken(c);
+    const expectation = {
+      record: { table: "groups" as const, provider: connection.provider, externalId: id, version: row.lastEventVersion },
+      liveUsers: { provider: connection.provider, ids: result.added },
+    };
+    if (!(await commit(c.env.DB, events, now, renamed ? { table: "groups", provider: connection.provider, name: result.displayName } : undefined, expectation))) return groupNameTaken(c);
     const resource = await groupResponse(c, id);
     return resource ? respond(c, resource) : writeError(c, 404, "No such group.");
   };

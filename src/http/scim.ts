@@ -30,7 +30,7 @@ function scimJson(c: Context<ReadEnv>, body: unknown, status: 200 | 304 = 200, h
 }
 
 /** RFC 7644 §3.12 error response. */
-export function scimError(c: Context, status: 400 | 401 | 403 | 404 | 413 | 500 | 501, detail: string, scimType?: string) {
+export function scimError(c: Context, status: 400 | 401 | 403 | 404 | 409 | 412 | 413 | 500 | 501, detail: string, scimType?: string) {
   const body = { schemas: [SCHEMA.error], status: String(status), ...(scimType ? { scimType } : {}), detail };
   return c.body(JSON.stringify(body), status, { "content-type": SCIM_JSON });
 }

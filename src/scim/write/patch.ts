@@ -31,6 +31,9 @@ export type ApplyPatchResult = { ok: true; resource: ScimResource; changedMember
 
 const SCHEMAS: Record<ScimResourceKind, ResourceSchema> = { User: USER_PATCH_SCHEMA, Group: GROUP_PATCH_SCHEMA };
 
+/** Operations × values of the largest multi-valued attribute one PATCH may touch (about 100 ms of CPU). */
+export const MAX_PATCH_WORK = 500_000;
+
 export function applyPatch(resource: ScimResource, body: unknown, kind: ScimResourceKind): ApplyPatchResult {
   const schema = SCHEMAS[kind];
   const normalized = normalizePatch(body, schema);
@@ -38,6 +41,12 @@ export function applyPatch(resource: ScimResource, body: unknown, kind: ScimReso
   // One copy up front; scim-patch then edits it in place (a copy per operation would be
   // quadratic for a large group). A failure discards the copy, so the input stays as it was.
   const working = structuredClone(resource);
+  // Each filtered or by-value removal scans the multi-valued attribute: bound operations × values,
+  // so one request cannot spend seconds of CPU (1,000 removals on a 10,000-member group would).
+  const largest = Math.max(0, ...Object.values(resource).map((value) => (Array.isArray(value) ? value.length : 0)));
+  if (normalized.operations.length * largest > MAX_PATCH_WORK) {
+    return patchFailure("invalidValue", `too much work in one request: ${normalized.operations.length} operations on ${largest} values; send fewer operations per request`);
+  }
   for (const [index, operation] of normalized.operations.entries()) {
     const failure = applyOperation(working, operation);
     if (failure) return { ...failure, detail: `operation ${index + 1} (${operation.op} ${pathOf(operation.target)}): ${failure.detail}` };

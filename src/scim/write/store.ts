@@ -1,4 +1,4 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { recordOutcomes, type OutcomeRow } from "../../consumer/event-log";
 import { runAtomically } from "../../d1";
@@ -115,10 +115,10 @@ export interface UniqueName {
  * processed_events key twice when the count is over one, so the primary key aborts it. Returns
  * false in that case.
  */
-export async function commit(d1: D1Database, events: DirectoryEvent[], now: number, unique?: UniqueName): Promise<boolean> {
+export async function commit(d1: D1Database, events: DirectoryEvent[], now: number, unique?: UniqueName, expect?: Expectation): Promise<boolean> {
   if (events.length === 0) return true;
   const outcomes: OutcomeRow[] = events.map((event) => ({ message: { v: QUEUE_MESSAGE_VERSION, kind: "event", event, receivedAt: now }, attempts: 1, note: null }));
-  const statements = [...directoryWrites(events, now), ...recordOutcomes(outcomes, now)];
+  const statements = [...staleGuards(events[0]!.eventId, now, expect), ...directoryWrites(events, now), ...recordOutcomes(outcomes, now)];
   if (unique) {
     const key = foldCase(unique.name);
     const holders =
@@ -134,8 +134,77 @@ export async function commit(d1: D1Database, events: DirectoryEvent[], now: numb
     await runAtomically(d1, statements);
     return true;
   } catch (error) {
+    // Both guards fail the same way (the primary key); whether the expectation still holds says which.
+    if (expect && /UNIQUE constraint failed: processed_events/i.test(String(error)) && !(await expectationHolds(d1, expect))) throw new StaleWrite();
     if (unique && /UNIQUE constraint failed: processed_events/i.test(String(error))) return false;
     throw error;
   }
 }
 
+/** The newest version among a user's memberships (their deletion must come after it to remove them). */
+export async function userMembershipFloor(d1: D1Database, provider: string, userId: string): Promise<string | null> {
+  const row = await d1
+    .prepare("SELECT max(last_event_version) AS v FROM membership_versions WHERE provider = ? AND user_external_id = ?")
+    .bind(provider, userId)
+    .first<{ v: string | null }>();
+  return row?.v ?? null;
+}
+
+/**
+ * What a write was computed from, re-checked inside its batch: the record it read (still live, and
+ * still at the version read: a DELETE or another write that committed in between aborts this one,
+ * so a PATCH racing a DELETE cannot undelete, and a stale If-Match cannot win), and the users it
+ * adds to a group (still live: a member add racing the member's DELETE grants nothing).
+ */
+export interface Expectation {
+  record?: { table: "users" | "groups"; provider: string; externalId: string; version: string };
+  liveUsers?: { provider: string; ids: string[] };
+  /** A user's deletion: no membership of theirs newer than the one it read (it would survive the delete). */
+  membershipsUpTo?: { provider: string; userId: string; version: string | null };
+}
+
+/** Thrown when a write's expectation no longer held inside its batch: nothing was written. */
+export class StaleWrite extends Error {
+  constructor() {
+    super("the resource changed while the request was applied");
+    this.name = "StaleWrite";
+  }
+}
+
+const STALE_GUARD = "scim-stale-guard:";
+
+function conditions(expect: Expectation): SQL[] {
+  const holds: SQL[] = [];
+  if (expect.record) {
+    const { table, provider, externalId, version } = expect.record;
+    holds.push(sql`EXISTS (SELECT 1 FROM ${sql.raw(table)} WHERE provider = ${provider} AND external_id = ${externalId} AND deleted_at IS NULL AND last_event_version = ${version})`);
+  }
+  if (expect.liveUsers && expect.liveUsers.ids.length) {
+    const ids = [...new Set(expect.liveUsers.ids)];
+    holds.push(sql`(SELECT count(*) FROM users WHERE provider = ${expect.liveUsers.provider} AND external_id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
+                    AND deleted_at IS NULL AND forgotten_at IS NULL) = ${ids.length}`);
+  }
+  if (expect.membershipsUpTo) {
+    const { provider, userId, version } = expect.membershipsUpTo;
+    holds.push(sql`NOT EXISTS (SELECT 1 FROM membership_versions WHERE provider = ${provider} AND user_external_id = ${userId} AND last_event_version > ${version ?? ""})`);
+  }
+  return holds;
+}
+
+/** Inserts the same processed_events key twice when an expectation fails, so the primary key aborts the batch. */
+function staleGuards(eventId: string, now: number, expect?: Expectation): SQL[] {
+  const holds = expect ? conditions(expect) : [];
+  if (holds.length === 0) return [];
+  return [
+    sql`INSERT INTO processed_events (provider, event_id, processed_at)
+        SELECT 'scim', ${STALE_GUARD + eventId}, ${now} FROM (SELECT 1 UNION ALL SELECT 2)
+        WHERE NOT (${sql.join(holds, sql` AND `)})`,
+  ];
+}
+
+async function expectationHolds(d1: D1Database, expect: Expectation): Promise<boolean> {
+  const holds = conditions(expect);
+  if (holds.length === 0) return true;
+  const row = await drizzle(d1).get<{ ok: number }>(sql`SELECT (${sql.join(holds, sql` AND `)}) AS ok`);
+  return Boolean(row?.ok);
+}

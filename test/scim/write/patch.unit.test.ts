@@ -806,3 +806,17 @@ describe("refusals", () => {
     expect(failure(entraUser(), body).scimType).toBe("invalidValue");
   });
 });
+
+describe("work bound (hostile review)", () => {
+  it("refuses a patch whose operations times the largest multi-valued attribute exceed MAX_PATCH_WORK", async () => {
+    const { applyPatch, MAX_PATCH_WORK } = await import("../../../src/scim/write/patch");
+    const members = Array.from({ length: 1000 }, (_, i) => ({ value: `u${i}` }));
+    const group = { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], id: "g1", displayName: "Big", members };
+    const operations = (n: number) => Array.from({ length: n }, (_, i) => ({ op: "remove", path: `members[value eq "u${i}"]` }));
+    const body = (n: number) => ({ schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: operations(n) });
+    const tooMuch = Math.floor(MAX_PATCH_WORK / members.length) + 1;
+    expect(applyPatch(group, body(tooMuch), "Group")).toMatchObject({ ok: false, status: 400, scimType: "invalidValue" });
+    const allowed = applyPatch(group, body(tooMuch - 1), "Group");
+    expect(allowed.ok).toBe(true);
+  });
+});
