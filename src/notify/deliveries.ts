@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { runAtomically } from "../d1";
 import { advanceRelayedThroughStatement, disableEndpointStatement, ENDPOINT_DISABLED } from "./feed-state";
+import type { ChangeRow } from "../changes/feed";
 
 /**
  * The only code that writes `change_deliveries`: one row per change once relayed, with its
@@ -89,7 +90,8 @@ export interface ChangeRecord {
   recordedAt: number;
 }
 
-interface LoadedRow {
+/** A delivery row joined with its change (the change's columns as the feed reads them). */
+interface LoadedRow extends Omit<ChangeRow, "seq" | "type"> {
   seq: number;
   subject_key: string;
   status: DeliveryStatus;
@@ -99,15 +101,6 @@ interface LoadedRow {
   lease_until: number | null;
   change_seq: number | null;
   type: string;
-  provider: string;
-  organization_id: string | null;
-  directory_id: string | null;
-  subject: string;
-  cause: string;
-  source: string;
-  data: string;
-  occurred_at: number;
-  recorded_at: number;
   blocker_seq: number | null;
   blocker_due_at: number | null;
   disabled: number;

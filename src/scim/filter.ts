@@ -161,7 +161,7 @@ function nestingDepth(filter: string): number {
  * invalid escape (`\q`) then fails to parse, which is a 400 invalidFilter. The undoing is exact:
  * a run of k backslashes became 2k, or 2k-1 before a quote, and pairing from the left gives k back.
  */
-function parseFilter(filter: string): Filter {
+export function parseFilter(filter: string): Filter {
   const tokens = tokenizer(filter).map((token) => (token.type === "Quoted" ? { ...token, literal: token.literal.replace(/\\\\/g, "\\") } : token));
   const list = new Tokens(tokens);
   const ast = parseTokens(list);

@@ -1,6 +1,6 @@
 import type { Filter } from "scim2-parse-filter";
-// The parser's own building blocks, as src/scim/filter.ts uses them (its tokenizer mangles literals).
-import { parseFilter as parseTokens, tokenizer, Tokens } from "scim2-parse-filter/lib/src/parser";
+// The read server's parser: scim2-parse-filter with its string literals decoded as JSON strings.
+import { parseFilter } from "../filter";
 import { findAttribute, type AttributeDef, type ResourceSchema } from "./attributes";
 import { patchFailure, truncate, type PatchFailure } from "./failure";
 
@@ -85,7 +85,7 @@ export function parsePath(path: string, schema: ResourceSchema): Target | PatchF
   if (!attribute.multiValued || attribute.type !== "complex") return invalid(`filters ${attribute.name}, which is not a multi-valued complex attribute`);
   let ast: Filter;
   try {
-    ast = parseValueFilter(parts[1]);
+    ast = parseFilter(parts[1]);
   } catch {
     return invalid("has a value filter that does not parse");
   }
@@ -106,17 +106,6 @@ export function pathOf(target: AttributeTarget, options: { withFilter?: boolean;
   return path;
 }
 
-/**
- * scim2-parse-filter's `parse`, with its string literals decoded as the JSON strings RFC 7644
- * §3.4.2.2 says they are: the same repair as parseFilter in src/scim/filter.ts (not exported there).
- */
-function parseValueFilter(text: string): Filter {
-  const tokens = tokenizer(text).map((token) => (token.type === "Quoted" ? { ...token, literal: token.literal.replace(/\\\\/g, "\\") } : token));
-  const list = new Tokens(tokens);
-  const ast = parseTokens(list);
-  if (list.peek().type !== "EOT") throw new Error("unexpected text after the filter");
-  return ast;
-}
 
 /** `emails[type eq "work"]`: every attribute the filter reads is a sub-attribute; no nesting. */
 function filtersOnlySubAttributes(node: Filter, attribute: AttributeDef): boolean {
