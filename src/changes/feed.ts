@@ -59,12 +59,6 @@ export type ChangePage =
 const BOUNDS_SQL = `SELECT coalesce((SELECT max(seq) FROM changes), 0) AS latest,
                              coalesce((SELECT value FROM feed_state WHERE key = 'pruned_through'), 0) AS pruned`;
 
-/** The newest seq (0 when no change was ever recorded) and how far retention has pruned. */
-export async function feedBounds(d1: D1Database): Promise<{ latest: number; prunedThrough: number }> {
-  const row = await d1.prepare(BOUNDS_SQL).first<{ latest: number; pruned: number }>();
-  return { latest: Math.max(row?.latest ?? 0, row?.pruned ?? 0), prunedThrough: row?.pruned ?? 0 };
-}
-
 export async function readChanges(d1: D1Database, after: number, limit: number, filters: ChangeFilters, scope: ReadScope): Promise<ChangePage> {
   // An organization-scoped reader asking for another organization sees nothing, like a missing row.
   const organization = scope.organizationId ?? filters.organizationId ?? null;

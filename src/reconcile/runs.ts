@@ -10,6 +10,9 @@ import { reconcileRuns, type ReconcileStatus } from "../directory/schema";
 export type ReconcileRun = typeof reconcileRuns.$inferSelect;
 export type Phase = "scan" | "sweep" | "finish";
 
+/** Removals per statement when a run finishes (bounds the JSON bound to one statement). */
+export const REMOVALS_PER_STATEMENT = 500;
+
 /** A running run that has not moved for this long has lost its queue chain and is resumed. */
 export const STALL_AFTER_MS = 10 * 60 * 1000;
 

@@ -10,6 +10,7 @@ import {
   dropScratch,
   finish,
   isLostRace,
+  REMOVALS_PER_STATEMENT,
   markSeen,
   recordStepError,
   stagedRemovals,
@@ -36,8 +37,6 @@ type RunDeps = SourceStepDeps<ScimClient>;
 
 /** Local users one sweep message confirms at most: 40 GETs stay under the Free plan's 50 subrequests per invocation when none is retried. */
 const SWEEP_BATCH = 40;
-/** Removals per statement when a run finishes (bounds the JSON bound to one statement). */
-export const REMOVALS_PER_STATEMENT = 500;
 
 export const firstupReconcileSource: ReconcileSource<ScimClient> = {
   provider: "firstup",

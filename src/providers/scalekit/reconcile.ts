@@ -8,7 +8,7 @@ import { directoryWrites, upsertUsers } from "../../directory/writes";
 import type { DirectoryEvent, DirectoryUser } from "../../events";
 import { log } from "../../log";
 import { classify, storedUsers } from "../../reconcile/classify";
-import { advance, dropScratch, finish, isLostRace, markSeen, recordStepError, stagedRemovals, stageRemovals, type Counters, type Phase, type ReconcileRun } from "../../reconcile/runs";
+import { advance, dropScratch, finish, isLostRace, markSeen, REMOVALS_PER_STATEMENT, recordStepError, stagedRemovals, stageRemovals, type Counters, type Phase, type ReconcileRun } from "../../reconcile/runs";
 import type { ReconcileSource, SourceStepDeps } from "../../reconcile/source";
 import { startOrResumeRun } from "../../reconcile/start";
 import { userFromDirectoryApi } from "./adapter";
@@ -54,8 +54,6 @@ const PROVIDER = "scalekit";
 const ORGANIZATIONS_PER_STEP = 10;
 /** An incremental run looks back this much further than the last run's start (clock skew, lag). */
 const INCREMENTAL_MARGIN_MS = 10 * 60 * 1000;
-/** Removals per statement when a run finishes (bounds the JSON bound to one statement). */
-const REMOVALS_PER_STATEMENT = 500;
 /**
  * Removals the guard always allows a directory, whatever its size: with only the share, a directory
  * of fewer than 10 users could never lose anyone (10% of 8 is 0). Three stays far below what a
