@@ -1,4 +1,5 @@
 import * as z from "zod";
+import type { DedupeMode } from "./ingest/fast-path";
 import { parseSigningSecret } from "./notify/sign";
 
 /**
@@ -17,6 +18,18 @@ export const BODY_LIMIT_CEILING_BYTES = 1024 * 1024;
  */
 export const MAX_NOTIFY_ATTEMPTS = 20;
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * The floor of RETENTION_DAYS. The event log's ids are the exactly-once authority, so an id may be
+ * pruned only once no copy of its event can still arrive: a queued message lives at most 14 days
+ * (Cloudflare Queues' maximum message retention; every retry and every dead-letter replay is a copy
+ * of it), and a provider's redelivery is accepted only while its signed timestamp is within
+ * WEBHOOK_TOLERANCE_SECONDS (at most an hour) of now. Pruning an id sooner could let a late copy
+ * apply twice.
+ */
+export const QUEUE_MAX_RETENTION_DAYS = 14;
+export const MAX_WEBHOOK_TOLERANCE_SECONDS = 3600;
+export const MIN_RETENTION_DAYS = QUEUE_MAX_RETENTION_DAYS + Math.ceil(MAX_WEBHOOK_TOLERANCE_SECONDS / 86_400);
 
 /** The dead-letter queue's name when DEAD_LETTER_QUEUE is unset (wrangler.toml's). */
 export const DEFAULT_DEAD_LETTER_QUEUE = "directory-events-dlq";
@@ -76,10 +89,14 @@ export function jsonVariable<T extends z.ZodType>(schema: T, fallback: string) {
 
 const sections = {
   ingest: z.object({
-    WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+    WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(MAX_WEBHOOK_TOLERANCE_SECONDS).default(300),
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(BODY_LIMIT_CEILING_BYTES).default(BODY_LIMIT_CEILING_BYTES),
     DEDUPE_TTL_SECONDS: z.coerce.number().int().min(60).default(7 * 24 * 3600),
-    DEDUPE_KV: z.enum(["on", "off"]).default("on"),
+    // "on" is the old name of "kv", kept so existing deployments keep their behaviour.
+    DEDUPE_KV: z
+      .enum(["cache", "kv", "off", "on"])
+      .default("cache")
+      .transform((mode): DedupeMode => (mode === "on" ? "kv" : mode)),
   }),
   consumer: z.object({
     RETRY_BASE_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(10),
@@ -103,6 +120,12 @@ const sections = {
     // Days the change feed keeps changes (GET /v1/changes; older cursors answer cursor_expired).
     CHANGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   }),
+  retention: z.object({
+    // Days event-derived records are kept (src/retention): replayed dead letters, and the event log.
+    RETENTION_DAYS: z.coerce.number().int().min(MIN_RETENTION_DAYS).max(3650).default(30),
+    // Days finished reconciliation reports are kept; the newest of each provider and scope stays.
+    RUN_REPORT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  }),
   notify: z
     .object({
       APP_WEBHOOK_URL: z.string().trim().default("").refine(isAllowedWebhookUrl, { message: "https URL (http only for 127.0.0.1, localhost, [::1])" }),
@@ -121,8 +144,8 @@ export type IngestConfig = {
   toleranceSeconds: number;
   maxBodyBytes: number;
   dedupeTtlSeconds: number;
-  /** KV fast-path dedupe at ingress; off trades one KV read and write per event for D1's check. */
-  dedupeKv: boolean;
+  /** The dedupe fast path at ingress (src/ingest/fast-path); D1 is the exactly-once authority in every mode. */
+  dedupe: DedupeMode;
 };
 
 export type ConsumerConfig = {
@@ -187,7 +210,7 @@ export function ingestConfig(env: Env): IngestConfig {
     toleranceSeconds: vars.WEBHOOK_TOLERANCE_SECONDS,
     maxBodyBytes: vars.MAX_BODY_BYTES,
     dedupeTtlSeconds: vars.DEDUPE_TTL_SECONDS,
-    dedupeKv: vars.DEDUPE_KV === "on",
+    dedupe: vars.DEDUPE_KV,
   };
 }
 
@@ -223,6 +246,12 @@ export function readConfig(env: Env): ReadConfig {
 /** How long the change feed keeps changes (src/changes/retention.ts). */
 export function feedConfig(env: Env): { retentionDays: number } {
   return { retentionDays: parseSection(env, "feed").CHANGE_RETENTION_DAYS };
+}
+
+/** How long retention (src/retention) keeps event-derived records and run reports. */
+export function retentionConfig(env: Env): { retentionDays: number; runReportRetentionDays: number } {
+  const vars = parseSection(env, "retention");
+  return { retentionDays: vars.RETENTION_DAYS, runReportRetentionDays: vars.RUN_REPORT_RETENTION_DAYS };
 }
 
 /** Outbound change notifications (src/notify). */

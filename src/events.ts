@@ -23,6 +23,19 @@ export const userAttributes = z
   .refine((attributes) => Object.keys(attributes).length <= MAX_ATTRIBUTE_KEYS, { message: "too many attributes" })
   .refine((attributes) => new TextEncoder().encode(JSON.stringify(attributes)).length <= MAX_ATTRIBUTES_JSON_BYTES, { message: "attributes too large" });
 
+/** Bound on a SCIM connection user's stored profile (scim/write/profile.ts builds it). */
+export const MAX_PROFILE_JSON_BYTES = 16 * 1024;
+
+/**
+ * A SCIM connection user's attributes beyond the user's own columns (displayName, title, phone
+ * numbers, addresses, every email, …), in SCIM's shape. Keys are SCIM attribute names, so never
+ * `__proto__` and friends; what may appear under them is decided where the profile is built.
+ */
+export const userProfile = z
+  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/), z.json())
+  .refine((profile) => new TextEncoder().encode(JSON.stringify(profile)).length <= MAX_PROFILE_JSON_BYTES, { message: "profile too large" });
+export type UserProfile = z.infer<typeof userProfile>;
+
 /** Most groups one user event may list (Scalekit sends the user's full set). */
 export const MAX_USER_GROUPS = 5000;
 
@@ -44,6 +57,8 @@ export const directoryUser = z.object({
    * provider has none. Shown in /v1 next to the roles ROLE_MAPPING grants.
    */
   providerRoles: z.array(z.string().min(1).max(256)).max(100).nullish(),
+  /** Only SCIM connections set it; absent or null for every other provider (stored as null). */
+  profile: userProfile.nullish(),
 });
 export type DirectoryUser = z.infer<typeof directoryUser>;
 
@@ -52,6 +67,8 @@ export const directoryGroup = z.object({
   name: optionalText,
   organizationId: optionalText,
   directoryId: optionalText,
+  /** A SCIM connection group's `externalId` (the client's own id); absent for every other provider. */
+  scimExternalId: optionalText.optional(),
 });
 export type DirectoryGroup = z.infer<typeof directoryGroup>;
 

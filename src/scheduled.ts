@@ -1,8 +1,8 @@
-import { pruneChanges } from "./changes/retention";
-import { ConfigError, feedConfig, notifyConfig } from "./config";
+import { ConfigError } from "./config";
 import { backfillFoldKeys } from "./directory/fold-backfill";
 import { log } from "./log";
 import { relayFromEnv } from "./notify/relay";
+import { runRetention } from "./retention";
 import { startOrResumeRun, resumeStalledRuns } from "./reconcile/start";
 import { reconcileSources } from "./providers";
 
@@ -17,7 +17,9 @@ export const HOURLY_RECONCILE_CRON = "30 * * * *";
  * the nightly one also starts a full run for each provider whose upstream is configured, so
  * anything a missed webhook left wrong heals by morning; the hourly one starts an incremental run
  * (changes since the last completed run, removing nobody) for sources that offer one. The
- * watchdog also relays changes no consumer batch relayed and re-sends lost notifications.
+ * watchdog also relays changes no consumer batch relayed and re-sends lost notifications, then
+ * prunes what retention says is past its age (src/retention): in small bounded batches every 15
+ * minutes rather than one large nightly job.
  */
 export async function handleScheduled(controller: ScheduledController, env: Env, now: () => number = Date.now): Promise<void> {
   const deps = { d1: env.DB, queue: env.EVENTS_QUEUE, now };
@@ -27,8 +29,8 @@ export async function handleScheduled(controller: ScheduledController, env: Env,
   if (folded) log("directory.fold_keys_backfilled", { rows: folded });
   if (controller.cron === WATCHDOG_CRON) {
     await relayFromEnv(env, now, { resendStalled: true });
-    const pruned = await pruneChanges(env.DB, now(), feedConfig(env).retentionDays, { holdForRelay: notificationsOn(env) });
-    if (pruned) log("changes.pruned", { changes: pruned });
+    // After the relay: a change is pruned only once relayed (while notifications are on).
+    await runRetention(env, now());
   }
   const trigger = controller.cron === NIGHTLY_RECONCILE_CRON ? "cron" : controller.cron === HOURLY_RECONCILE_CRON ? "hourly" : null;
   if (!trigger) return;
@@ -43,14 +45,5 @@ export async function handleScheduled(controller: ScheduledController, env: Env,
       continue;
     }
     await startOrResumeRun(deps, source.provider, trigger);
-  }
-}
-
-/** Notifications are configured (an invalid setting counts as on: its changes must not be pruned unsent). */
-function notificationsOn(env: Env): boolean {
-  try {
-    return notifyConfig(env).url !== null;
-  } catch {
-    return true;
   }
 }

@@ -44,7 +44,7 @@ describe("end to end through the real Queue", () => {
     for (const delivery of deliveries) expect((await post(delivery)).status).toBe(202);
 
     const drained = await eventually(
-      () => env.DB.prepare("SELECT count(*) AS n FROM processed_events WHERE event_id LIKE 'evt_order_%'").first<{ n: number }>(),
+      () => env.DB.prepare("SELECT count(*) AS n FROM event_log WHERE status = 'applied' AND event_id LIKE 'evt_order_%'").first<{ n: number }>(),
       (value) => value?.n === deliveries.length,
     );
     expect(drained?.n).toBe(deliveries.length);
@@ -59,7 +59,7 @@ describe("end to end through the real Queue", () => {
     for (let i = 0; i < 3; i++) statuses.push((await post(event)).status);
     expect(statuses).toEqual([202, 200, 200]);
     await eventually(() => userRow("e2e_once"), (value) => value !== null);
-    const processed = await env.DB.prepare("SELECT count(*) AS n FROM processed_events WHERE event_id = 'evt_e2e_once'").first<{ n: number }>();
+    const processed = await env.DB.prepare("SELECT count(*) AS n FROM event_log WHERE status = 'applied' AND event_id = 'evt_e2e_once'").first<{ n: number }>();
     expect(processed?.n).toBe(1);
   });
 

@@ -10,6 +10,8 @@
 
 /** Changes deleted per call at most (one statement; the cron comes back every 15 minutes). */
 export const PRUNE_BATCH = 5_000;
+/** D1 round trips per call at most: the oldest change, the batch's seqs, the relay's position, the delete. */
+export const PRUNE_MAX_ROUND_TRIPS = 4;
 
 /**
  * `holdForRelay`: notifications are on, so a change is kept until it has been relayed to
@@ -21,12 +23,18 @@ export async function pruneChanges(d1: D1Database, now: number, retentionDays: n
   // One row first: the common case (nothing old enough) costs one row read, not a batch.
   const first = await d1.prepare("SELECT recorded_at FROM changes ORDER BY seq LIMIT 1").first<{ recorded_at: number }>();
   if (!first || first.recorded_at >= cutoff) return 0;
-  const oldest = await d1.prepare("SELECT seq, recorded_at FROM changes ORDER BY seq LIMIT ?").bind(PRUNE_BATCH).all<{ seq: number; recorded_at: number }>();
+  const oldest = await d1
+    .prepare("SELECT seq, recorded_at, (SELECT max(seq) FROM changes) AS latest FROM changes ORDER BY seq LIMIT ?")
+    .bind(PRUNE_BATCH)
+    .all<{ seq: number; recorded_at: number; latest: number }>();
   let through = 0;
   for (const row of oldest.results) {
     if (row.recorded_at >= cutoff) break;
     through = row.seq;
   }
+  // The newest change always stays, however old: seq is INTEGER PRIMARY KEY without AUTOINCREMENT
+  // (migration 0010), so an empty table would hand out seq 1 again and readers' cursors would skip.
+  through = Math.min(through, (oldest.results[0]?.latest ?? 0) - 1);
   if (options.holdForRelay) {
     const relayed = await d1.prepare("SELECT value FROM feed_state WHERE key = 'relayed_through'").first<{ value: number | null }>();
     through = Math.min(through, relayed?.value ?? 0);

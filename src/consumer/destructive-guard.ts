@@ -4,8 +4,9 @@ import { versionOf } from "../directory/version";
 import type { DirectoryEvent } from "../events";
 
 /**
- * The webhook path's guard on destructive outcomes, the counterpart of reconciliation's
- * mass-removal guard. An erasure, or a deactivation of an active user, counts against a budget per
+ * The guard on destructive outcomes of the webhook path and of SCIM connection writes
+ * (scim/write/guard.ts), the counterpart of reconciliation's mass-removal guard. An erasure, or a
+ * deactivation of an active user, counts against a budget per
  * provider, organization and fixed window: max(DESTRUCTIVE_GUARD_MIN, DESTRUCTIVE_GUARD_MAX_SHARE ×
  * that organization's users). Past it, events are held for an operator instead of applied, so a
  * leaked credential, a wrong upstream or a customer's IdP misfiring cannot empty a directory in an
@@ -17,6 +18,8 @@ import type { DirectoryEvent } from "../events";
  */
 
 export type DestructiveKind = "erase" | "deactivate";
+
+export type DestructiveGuardConfig = ConsumerConfig["destructiveGuard"];
 
 export interface GuardCandidate {
   event: DirectoryEvent;
@@ -45,6 +48,11 @@ export function windowStart(now: number, windowMs: number): number {
   return Math.floor(now / windowMs) * windowMs;
 }
 
+/** Whole seconds until the window holding `now` ends and a new budget starts (at least 1). */
+export function secondsToWindowEnd(now: number, windowMs: number): number {
+  return Math.max(1, Math.ceil((windowStart(now, windowMs) + windowMs - now) / 1000));
+}
+
 /** The user an event would erase or deactivate, if it is that kind of event. */
 function destructiveTarget(event: DirectoryEvent): { externalId: string; kind: DestructiveKind } | null {
   switch (event.kind) {
@@ -62,7 +70,7 @@ function destructiveTarget(event: DirectoryEvent): { externalId: string; kind: D
 export async function planDestructive<T extends GuardCandidate>(
   d1: D1Database,
   rows: T[],
-  guard: ConsumerConfig["destructiveGuard"],
+  guard: DestructiveGuardConfig,
   now: number,
 ): Promise<GuardPlan<T>> {
   const targets = rows.flatMap((row) => {

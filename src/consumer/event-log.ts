@@ -4,11 +4,13 @@ import type { DeliveryMessage, QueueMessage } from "../queue-message";
 import { runAtomically } from "../d1";
 
 /**
- * The only code that writes processed_events, event_log and dead_letters.
+ * The only code that writes event_log, work_claims and dead_letters (retention deletes old rows).
  *
- * processed_events is the exactly-once authority: its rows are inserted in the same D1 batch as
- * the event's effects, with a plain INSERT, so two consumers racing on one event cannot both
- * commit (the loser's batch fails on the primary key and rolls back whole).
+ * event_log is the exactly-once authority: an event is applied once its row says `applied`, and
+ * that row is written in the same D1 batch as the event's effects. The batch first re-inserts the
+ * rows of any of its events already applied, with a plain INSERT, so two consumers racing on one
+ * event cannot both commit: the loser's batch fails on the primary key and rolls back whole. (One
+ * table for both jobs is one row written per event instead of two: migration 0010.)
  */
 
 export interface EventKey {
@@ -51,9 +53,10 @@ const MAX_ERROR_LENGTH = 500;
 export async function findProcessed(db: DrizzleD1Database, keys: EventKey[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
   const rows = await db.all<{ provider: string; event_id: string }>(sql`
-    SELECT p.provider, p.event_id FROM processed_events AS p
+    SELECT p.provider, p.event_id FROM event_log AS p
     JOIN json_each(${JSON.stringify(keys.map((k) => [k.provider, k.eventId]))}) AS k
-      ON p.provider = k.value ->> 0 AND p.event_id = k.value ->> 1`);
+      ON p.provider = k.value ->> 0 AND p.event_id = k.value ->> 1
+    WHERE p.status = 'applied'`);
   return new Set(rows.map((row) => keyString({ provider: row.provider, eventId: row.event_id })));
 }
 
@@ -61,8 +64,13 @@ export async function findProcessed(db: DrizzleD1Database, keys: EventKey[]): Pr
  * Claims a unit of internal work (a reconciliation step) exactly once: a plain INSERT in the same
  * batch as the work's writes, so a second worker doing the same step fails and rolls back whole.
  */
-export function claimOnce(provider: string, eventId: string, now: number): SQL {
-  return sql`INSERT INTO processed_events (provider, event_id, processed_at) VALUES (${provider}, ${eventId}, ${now})`;
+export function claimOnce(scope: string, key: string, now: number): SQL {
+  return sql`INSERT INTO work_claims (scope, key, claimed_at) VALUES (${scope}, ${key}, ${now})`;
+}
+
+/** Recognizes a batch that failed because its claim was already taken (another worker did the step). */
+export function isClaimTaken(error: unknown): boolean {
+  return error instanceof Error && /UNIQUE constraint failed: work_claims/.test(error.message);
 }
 
 export interface OutcomeRow {
@@ -72,7 +80,11 @@ export interface OutcomeRow {
   note: string | null;
 }
 
-/** Marks applied events processed and logs every outcome in the batch. Two statements. */
+/**
+ * Logs every outcome in the batch; an applied event's row is its exactly-once record. Two
+ * statements: the race guard (a plain INSERT of any row already `applied`, which fails on the
+ * primary key and aborts the batch), then the rows themselves.
+ */
 export function recordOutcomes(rows: OutcomeRow[], now: number): SQL[] {
   const applied = rows.filter((row) => row.message.kind === "event").map((row) => keyOf(row.message));
   const logged = rows.map(({ message, attempts, note }) => ({
@@ -88,8 +100,11 @@ export function recordOutcomes(rows: OutcomeRow[], now: number): SQL[] {
   const statements: SQL[] = [];
   if (applied.length > 0) {
     statements.push(sql`
-      INSERT INTO processed_events (provider, event_id, processed_at)
-      SELECT r.value ->> 'provider', r.value ->> 'eventId', ${now} FROM json_each(${JSON.stringify(applied)}) AS r`);
+      INSERT INTO event_log (provider, event_id, source_type, status, attempts, received_at, updated_at)
+      SELECT e.provider, e.event_id, e.source_type, e.status, e.attempts, e.received_at, e.updated_at
+      FROM event_log AS e JOIN json_each(${JSON.stringify(applied)}) AS r
+        ON e.provider = r.value ->> 'provider' AND e.event_id = r.value ->> 'eventId'
+      WHERE e.status = 'applied'`);
   }
   // The stored message is cleared once an event is applied: it is only kept for replay.
   statements.push(sql`

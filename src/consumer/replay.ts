@@ -2,7 +2,7 @@ import { queueMessage, type QueueMessage } from "../queue-message";
 
 /**
  * Replays a stored queue message: it goes back on the Queue exactly as first enqueued, so the
- * consumer's exactly-once check (processed_events) still decides whether it has any effect.
+ * consumer's exactly-once check (event_log) still decides whether it has any effect.
  */
 export type ReplayResult = { ok: true } | { ok: false; reason: "not_replayable" | "undecodable" };
 

@@ -23,6 +23,8 @@ export function userFingerprint(user: DirectoryUser): string {
     // Appended only when present, so users without provider roles keep the fingerprints stored
     // before the field existed (reconciliation would otherwise rewrite every one of them once).
     ...(user.providerRoles?.length ? [user.providerRoles] : []),
+    // Likewise: only SCIM connection users have a profile, and every other user's fingerprint stays as it was.
+    ...(user.profile ? [{ profile: user.profile }] : []),
   ];
   return bytesToHex(sha256(utf8ToBytes(JSON.stringify(canonical))));
 }

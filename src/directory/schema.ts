@@ -46,6 +46,12 @@ export const users = sqliteTable(
     attributes: text("attributes", { mode: "json" }),
     /** Roles the identity provider assigns the user (Scalekit `roles[].role_name`), a sorted JSON array. */
     providerRoles: text("provider_roles", { mode: "json" }),
+    /**
+     * A SCIM connection user's attributes beyond the columns above (displayName, title, phone
+     * numbers, addresses, every email, …; scim/write/profile.ts), JSON, at most 16 KB. Null for
+     * every other provider. Personal data: erasure clears it.
+     */
+    profile: text("profile", { mode: "json" }),
     /** SHA-256 of the normalized profile: reconciliation writes a row only when this changes. */
     fingerprint: text("fingerprint"),
     /** Set when the user's personal data was erased; the row stays as a tombstone. */
@@ -62,11 +68,13 @@ export const users = sqliteTable(
   },
   (table) => [
     primaryKey({ columns: [table.provider, table.externalId] }),
-    index("users_email_key_idx").on(table.emailKey),
-    index("users_user_name_key_idx").on(table.provider, table.userNameKey),
-    index("users_organization_idx").on(table.organizationId),
-    // Scalekit reconciliation reads a directory's users (absence checks) several times a run.
-    index("users_directory_idx").on(table.provider, table.directoryId),
+    // Every index entry is a D1 row written (billed) when a row is inserted or a keyed column is
+    // assigned (migration 0010, BENCHMARKS.md): lookups are by non-null keys only, so users without
+    // a userName or email cost no entry, and one index serves both an organization's users and
+    // (Scalekit reconciliation's absence checks) a directory's.
+    index("users_email_key_idx").on(table.emailKey).where(sql`email_key IS NOT NULL`),
+    index("users_user_name_key_idx").on(table.provider, table.userNameKey).where(sql`user_name_key IS NOT NULL`),
+    index("users_organization_idx").on(table.organizationId, table.provider, table.directoryId),
   ],
 );
 
@@ -79,11 +87,15 @@ export const groups = sqliteTable(
     /** Case-folded name (directory/fold.ts), for SCIM `displayName eq` lookups. */
     nameKey: text("name_key"),
     ...syncedRecordColumns(),
+    /** A SCIM connection group's `externalId`, the client's own id for it (Entra matches groups by it). */
+    scimExternalId: text("scim_external_id"),
   },
   (table) => [
     primaryKey({ columns: [table.provider, table.externalId] }),
     index("groups_organization_idx").on(table.organizationId),
     index("groups_name_key_idx").on(table.provider, table.nameKey),
+    // `externalId eq` under a connection (Entra's group lookup) reads one row, not the connection's every group.
+    index("groups_scim_external_id_idx").on(table.provider, table.scimExternalId),
   ],
 );
 
@@ -146,15 +158,21 @@ export const membershipResets = sqliteTable(
   (table) => [primaryKey({ columns: [table.provider, table.subject, table.externalId] })],
 );
 
-/** The exactly-once authority: written in the same D1 batch as the event's effects. */
-export const processedEvents = sqliteTable(
-  "processed_events",
+/**
+ * Claims on units of internal work done exactly once (a reconciliation step: `reconcile`,
+ * `<run>:<step>`), inserted in the same D1 batch as the work, so a second worker doing the same
+ * step fails and rolls back whole. Also the scratch key of the in-batch guards of SCIM writes
+ * (scim/write/store.ts), which never commit. Events are not recorded here: event_log is their
+ * exactly-once authority (migration 0010 merged processed_events into it). WITHOUT ROWID.
+ */
+export const workClaims = sqliteTable(
+  "work_claims",
   {
-    provider: text("provider").notNull(),
-    eventId: text("event_id").notNull(),
-    processedAt: integer("processed_at").notNull(),
+    scope: text("scope").notNull(),
+    key: text("key").notNull(),
+    claimedAt: integer("claimed_at").notNull(),
   },
-  (table) => [primaryKey({ columns: [table.provider, table.eventId] })],
+  (table) => [primaryKey({ columns: [table.scope, table.key] })],
 );
 
 /**
@@ -169,7 +187,13 @@ export const processedEvents = sqliteTable(
 export const eventStatuses = ["applied", "ignored", "failed", "dead_lettered", "held", "quarantined", "rejected"] as const;
 export type EventStatus = (typeof eventStatuses)[number];
 
-/** What happened to every accepted event, for operators. */
+/**
+ * What happened to every accepted event, for operators; and the exactly-once authority: an event
+ * is applied once its row says `applied`, written in the same D1 batch as its effects
+ * (consumer/event-log.ts). WITHOUT ROWID, keyed by (provider, event_id), so an applied event costs
+ * one row written: both indexes are partial and hold only what operators must find fast (events
+ * that need attention, by time; stored messages, by subject, for erasure), never applied ones.
+ */
 export const eventLog = sqliteTable(
   "event_log",
   {
@@ -200,9 +224,8 @@ export const eventLog = sqliteTable(
   },
   (table) => [
     primaryKey({ columns: [table.provider, table.eventId] }),
-    index("event_log_status_idx").on(table.status, table.receivedAt),
-    index("event_log_received_idx").on(table.receivedAt),
-    index("event_log_subject_idx").on(table.provider, table.subject),
+    index("event_log_attention_idx").on(table.status, table.receivedAt).where(sql`status NOT IN ('applied', 'ignored')`),
+    index("event_log_stored_subject_idx").on(table.provider, table.subject).where(sql`message IS NOT NULL OR delivery IS NOT NULL`),
   ],
 );
 
@@ -360,7 +383,9 @@ export const directories = sqliteTable(
 export const changes = sqliteTable(
   "changes",
   {
-    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    // Not AUTOINCREMENT (it writes sqlite_sequence on every insert: a billed row per change); the
+    // prune always keeps the newest change, so max(seq) + 1 never reuses a number (changes/retention.ts).
+    seq: integer("seq").primaryKey(),
     /** user.created, user.updated, …, group.member_added (README, "Reacting to changes"). */
     type: text("type").notNull(),
     provider: text("provider").notNull(),

@@ -66,7 +66,7 @@ export function directoryWrites(events: DirectoryEvent[], now: number): SQL[] {
   }
 
   const statements: SQL[] = [];
-  if (rows.userUpserts.length) statements.push(upsertUsers(rows.userUpserts, now));
+  if (rows.userUpserts.length) statements.push(...upsertUsers(rows.userUpserts, now));
   if (rows.userDeletes.length) statements.push(...deleteUsers(rows.userDeletes, now));
   if (rows.userForgets.length) statements.push(...forgetUsers(rows.userForgets, now));
   if (rows.groupUpserts.length) statements.push(upsertGroups(rows.groupUpserts, now));
@@ -93,6 +93,8 @@ export function userRow(base: VersionedBase, user: DirectoryUser): Record<string
     ...base,
     ...user,
     providerRoles: user.providerRoles ?? null,
+    // Only SCIM connections have one; every other provider's users keep profile NULL, as before it existed.
+    profile: user.profile ?? null,
     active: user.active ? 1 : 0,
     fingerprint: userFingerprint(user),
     userNameKey: foldCaseOrNull(user.userName),
@@ -105,31 +107,71 @@ export function userRow(base: VersionedBase, user: DirectoryUser): Record<string
 /**
  * Snapshot upsert, guarded by version. `onlyIfLive` (reconciliation) also refuses to touch a
  * forgotten user: a listing page read before the erasure must not bring the person back.
+ *
+ * Three statements, because D1 bills every index entry a statement writes, and SQLite rewrites an
+ * index entry whenever its column is assigned, changed or not: new users are inserted; users whose
+ * indexed keys (email, userName, organization, directory) change get the whole snapshot; every
+ * other newer snapshot assigns only unindexed columns, one row written. Each user is updated by at
+ * most one of them (the first moves the version on), so the change feed sees one change per user.
+ * The rows are first reduced to the newest per user: an UPDATE … FROM applies one matching row.
  */
-export function upsertUsers(rows: Rows, now: number, options: { onlyIfLive?: boolean; deleted?: boolean } = {}): SQL {
+export function upsertUsers(rows: Rows, now: number, options: { onlyIfLive?: boolean; deleted?: boolean } = {}): SQL[] {
+  const payload = json(newestPerUser(rows));
   const liveGuard = options.onlyIfLive ? sql` AND users.forgotten_at IS NULL` : sql``;
   // A soft delete is the same snapshot, marked deleted at the event's time.
   const deletedAt = options.deleted ? sql`r.value ->> 'occurredAt'` : sql`NULL`;
-  return sql`
+  const newer = sql`users.provider = r.value ->> 'provider' AND users.external_id = r.value ->> 'externalId'
+      AND r.value ->> 'version' > users.last_event_version${liveGuard}`;
+  const unindexed = sql`email = r.value ->> 'email', first_name = r.value ->> 'firstName', last_name = r.value ->> 'lastName',
+      active = r.value ->> 'active', user_name = r.value ->> 'userName', scim_external_id = r.value ->> 'scimExternalId',
+      attributes = r.value ->> 'attributes', provider_roles = r.value ->> 'providerRoles', profile = r.value ->> 'profile',
+      fingerprint = r.value ->> 'fingerprint', first_name_key = r.value ->> 'firstNameKey', last_name_key = r.value ->> 'lastNameKey',
+      deleted_at = ${deletedAt}, forgotten_at = NULL, updated_at = ${now},
+      last_event_at = r.value ->> 'occurredAt', last_event_version = r.value ->> 'version'`;
+  return [
+    sql`
     INSERT INTO users (provider, external_id, email, first_name, last_name, active, organization_id, directory_id,
-                       user_name, scim_external_id, attributes, provider_roles, fingerprint, user_name_key, email_key,
+                       user_name, scim_external_id, attributes, provider_roles, profile, fingerprint, user_name_key, email_key,
                        first_name_key, last_name_key, created_at, updated_at, deleted_at, last_event_at, last_event_version)
     SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'email', r.value ->> 'firstName',
            r.value ->> 'lastName', r.value ->> 'active', r.value ->> 'organizationId', r.value ->> 'directoryId',
-           r.value ->> 'userName', r.value ->> 'scimExternalId', r.value ->> 'attributes', r.value ->> 'providerRoles', r.value ->> 'fingerprint',
+           r.value ->> 'userName', r.value ->> 'scimExternalId', r.value ->> 'attributes', r.value ->> 'providerRoles', r.value ->> 'profile', r.value ->> 'fingerprint',
            r.value ->> 'userNameKey', r.value ->> 'emailKey', r.value ->> 'firstNameKey', r.value ->> 'lastNameKey',
            ${now}, ${now}, ${deletedAt}, r.value ->> 'occurredAt', r.value ->> 'version'
-    FROM json_each(${json(rows)}) AS r WHERE true
-    ON CONFLICT (provider, external_id) DO UPDATE SET
-      email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name,
-      active = excluded.active, organization_id = excluded.organization_id, directory_id = excluded.directory_id,
-      user_name = excluded.user_name, scim_external_id = excluded.scim_external_id,
-      attributes = excluded.attributes, provider_roles = excluded.provider_roles, fingerprint = excluded.fingerprint,
-      user_name_key = excluded.user_name_key, email_key = excluded.email_key,
-      first_name_key = excluded.first_name_key, last_name_key = excluded.last_name_key,
-      deleted_at = excluded.deleted_at, forgotten_at = NULL, updated_at = excluded.updated_at,
-      last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
-    WHERE excluded.last_event_version > users.last_event_version${liveGuard}`;
+    FROM json_each(${payload}) AS r WHERE true
+    ON CONFLICT (provider, external_id) DO NOTHING`,
+    sql`
+    UPDATE users SET ${unindexed}, organization_id = r.value ->> 'organizationId', directory_id = r.value ->> 'directoryId',
+      user_name_key = r.value ->> 'userNameKey', email_key = r.value ->> 'emailKey'
+    FROM json_each(${payload}) AS r
+    WHERE ${newer}
+      AND (users.email_key IS NOT r.value ->> 'emailKey' OR users.user_name_key IS NOT r.value ->> 'userNameKey'
+           OR users.organization_id IS NOT r.value ->> 'organizationId' OR users.directory_id IS NOT r.value ->> 'directoryId')`,
+    sql`
+    UPDATE users SET ${unindexed}
+    FROM json_each(${payload}) AS r
+    WHERE ${newer}`,
+  ];
+}
+
+/** The newest row per user (versions compared as SQLite compares them: UTF-8 bytes). */
+function newestPerUser(rows: Rows): Rows {
+  const newest = new Map<string, Record<string, unknown>>();
+  for (const row of rows) {
+    const key = `${row.provider}\u0000${row.externalId}`;
+    const held = newest.get(key);
+    if (!held || compareUtf8(String(row.version), String(held.version)) > 0) newest.set(key, row);
+  }
+  return newest.size === rows.length ? rows : [...newest.values()];
+}
+
+const utf8 = new TextEncoder();
+function compareUtf8(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = utf8.encode(a);
+  const y = utf8.encode(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return x.length - y.length;
 }
 
 /**
@@ -164,7 +206,7 @@ export function forgetUsers(rows: Rows, now: number): SQL[] {
     FROM json_each(${payload}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
       email = NULL, first_name = NULL, last_name = NULL, user_name = NULL, scim_external_id = NULL,
-      attributes = NULL, provider_roles = NULL, fingerprint = NULL, user_name_key = NULL, email_key = NULL,
+      attributes = NULL, provider_roles = NULL, profile = NULL, fingerprint = NULL, user_name_key = NULL, email_key = NULL,
       first_name_key = NULL, last_name_key = NULL, active = 0,
       -- The erasure carries no organization or directory, and a tombstone must not depend on
       -- which state it replaced (arrival order): it keeps only the id.
@@ -183,7 +225,7 @@ export function forgetUsers(rows: Rows, now: number): SQL[] {
  * so the result does not depend on arrival order.
  */
 function deleteUsers(rows: Rows, now: number): SQL[] {
-  return [upsertUsers(rows, now, { deleted: true }), ...resetMemberships("users", json(rows), now)];
+  return [...upsertUsers(rows, now, { deleted: true }), ...resetMemberships("users", json(rows), now)];
 }
 
 /**
@@ -208,15 +250,15 @@ function groupStubRow(base: VersionedBase, group: { externalId: string; name: st
 
 function upsertGroups(rows: Rows, now: number): SQL {
   return sql`
-    INSERT INTO groups (provider, external_id, name, name_key, organization_id, directory_id,
+    INSERT INTO groups (provider, external_id, name, name_key, organization_id, directory_id, scim_external_id,
                         created_at, updated_at, deleted_at, last_event_at, last_event_version)
     SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'name', r.value ->> 'nameKey',
-           r.value ->> 'organizationId', r.value ->> 'directoryId',
+           r.value ->> 'organizationId', r.value ->> 'directoryId', r.value ->> 'scimExternalId',
            ${now}, ${now}, NULL, r.value ->> 'occurredAt', r.value ->> 'version'
     FROM json_each(${json(rows)}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
       name = excluded.name, name_key = excluded.name_key, organization_id = excluded.organization_id, directory_id = excluded.directory_id,
-      deleted_at = NULL, updated_at = excluded.updated_at,
+      scim_external_id = excluded.scim_external_id, deleted_at = NULL, updated_at = excluded.updated_at,
       last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
     WHERE excluded.last_event_version > groups.last_event_version`;
 }
@@ -225,17 +267,17 @@ function deleteGroups(rows: Rows, now: number): SQL[] {
   const payload = json(rows);
   return [
     sql`
-    INSERT INTO groups (provider, external_id, name, name_key, organization_id, directory_id,
+    INSERT INTO groups (provider, external_id, name, name_key, organization_id, directory_id, scim_external_id,
                         created_at, updated_at, deleted_at, last_event_at, last_event_version)
     SELECT r.value ->> 'provider', r.value ->> 'externalId', r.value ->> 'name', r.value ->> 'nameKey',
-           r.value ->> 'organizationId', r.value ->> 'directoryId',
+           r.value ->> 'organizationId', r.value ->> 'directoryId', r.value ->> 'scimExternalId',
            ${now}, ${now}, r.value ->> 'occurredAt', r.value ->> 'occurredAt', r.value ->> 'version'
     FROM json_each(${payload}) AS r WHERE true
     ON CONFLICT (provider, external_id) DO UPDATE SET
       -- The tombstone is exactly what the delete carries, like any snapshot: falling back to the
       -- stored name would make it depend on which (possibly stub) state arrived before the delete.
       name = excluded.name, name_key = excluded.name_key,
-      organization_id = excluded.organization_id, directory_id = excluded.directory_id,
+      organization_id = excluded.organization_id, directory_id = excluded.directory_id, scim_external_id = excluded.scim_external_id,
       deleted_at = excluded.deleted_at, updated_at = excluded.updated_at,
       last_event_at = excluded.last_event_at, last_event_version = excluded.last_event_version
     WHERE excluded.last_event_version > groups.last_event_version`,

@@ -51,14 +51,13 @@ export function adminRoutes(options: AdminRouteOptions = {}) {
 
   app.openapi(routes.listEvents, async (c) => {
     const { cursor, limit, ...filters } = c.req.valid("query");
-    const after = cursor ? { receivedAt: cursor[0], provider: cursor[1], eventId: cursor[2] } : null;
-    const rows = await listEvents(c.env.DB, filters, { after, limit: limit + 1 });
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
+    // receivedAt -1 marks a key-order cursor (consumer/operator-reads.ts listEvents).
+    const after = cursor ? { receivedAt: cursor[0] < 0 ? null : cursor[0], provider: cursor[1], eventId: cursor[2] } : null;
+    const { rows, next } = await listEvents(c.env.DB, filters, { after, limit });
     return c.json(
       {
-        events: page.map(eventJson),
-        next_cursor: rows.length > limit && last ? encodeCursor([last.receivedAt, last.provider, last.eventId]) : null,
+        events: rows.map(eventJson),
+        next_cursor: next ? encodeCursor([next.receivedAt ?? -1, next.provider, next.eventId]) : null,
       },
       200,
     );

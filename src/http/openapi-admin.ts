@@ -92,7 +92,9 @@ const statusOfRow = { status: eventStatus.meta({ description: "The event's curre
 export const listEvents = defineRoute({
   method: "get",
   path: "/events",
-  summary: "The event log, newest first",
+  summary: "The event log: events that need attention newest first, the rest in key order",
+  description:
+    "With `status` failed, dead_lettered, held, quarantined or rejected, events come newest first. Otherwise (applied, ignored, or no status) they come in (provider, event_id) order, and a page looks at 5,000 keys at most: it may hold fewer than `limit` events while `next_cursor` says there is more. Follow `next_cursor` until it is null.",
   security: ADMIN_SECURITY,
   request: {
     query: z.object({

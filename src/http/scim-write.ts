@@ -4,7 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { membersOf, membershipsOf, scimPage, UNSCOPED, type GroupRow, type UserRow } from "../directory/read";
 import { groups, users } from "../directory/schema";
-import type { DirectoryEvent } from "../events";
+import type { DirectoryEvent, UserProfile } from "../events";
 import { connectionBaseUrl, type ScimConnection } from "../scim/connections";
 import { filterToSql } from "../scim/filter";
 import { listRequestFromQuery, listRequestFromSearch, type ListRequest } from "../scim/list-request";
@@ -17,12 +17,16 @@ import {
   connectionGroupFilterAttributes,
   connectionUser,
   connectionUserFilterAttributes,
+  derivedAttributes,
   etagOf,
   groupBody,
   ifMatchHolds,
   userFields,
+  type UserFields,
 } from "../scim/write/resource";
 import { commit, userMembershipFloor, groupByName, groupsOfUser, liveGroup, liveUser, liveUserIds, memberIdsOf, membershipFloor, nextClock, userByUserName } from "../scim/write/store";
+import { commitUserWrite, type GuardedWrite } from "../scim/write/guard";
+import { consumerConfig } from "../config";
 import type { ConnectionEnv } from "./connection-auth";
 
 /**
@@ -38,7 +42,8 @@ import type { ConnectionEnv } from "./connection-auth";
  *   and a retried PATCH or PUT after it cannot bring anything back.
  * - A retried POST of the same userName answers 409 uniqueness; a retried PUT or PATCH computes
  *   the same state from the state it lands on, so it changes nothing twice.
- * - ETag is a weak hash of the representation; If-Match that does not match answers 412.
+ * - ETag is a weak hash of the representation; If-Match that does not match answers 412, and
+ *   If-None-Match that does, on a GET, 304.
  */
 
 const SCIM_JSON = "application/scim+json";
@@ -50,6 +55,22 @@ type C = Context<ConnectionEnv>;
 function writeError(c: C, status: ContentfulStatusCode, detail: string, scimType?: string) {
   const body = { schemas: [SCHEMA.error], status: String(status), ...(scimType ? { scimType } : {}), detail };
   return c.body(JSON.stringify(body), status, { "content-type": SCIM_JSON });
+}
+
+/**
+ * A user write the destructive guard stopped (scim/write/guard.ts): nothing was applied. 429 with
+ * Retry-After, because both Okta and Entra back off and retry a 429 (a 4xx such as 403 would
+ * fail the push for good; 503 would say the service is down). A retry after the window applies
+ * under the new budget, as the webhook path's next window does; until then a held write waits
+ * for an operator. No scimType: RFC 7644 §3.12 defines none for throttling.
+ */
+function pausedByGuard(c: C, stopped: Extract<GuardedWrite, { outcome: "held" | "contended" }>) {
+  const detail =
+    stopped.outcome === "held"
+      ? "deactivations for this connection are paused past the destructive guard; an operator must release them"
+      : "deactivations for this connection reached the destructive guard's budget while this request was applied; retry";
+  const body = { schemas: [SCHEMA.error], status: "429", detail };
+  return c.body(JSON.stringify(body), 429, { "content-type": SCIM_JSON, "retry-after": String(stopped.retryAfterSeconds) });
 }
 
 /** `shown`: the representation as projected (attributes=…), when not the whole resource; the ETag is always the whole one's. */
@@ -96,9 +117,20 @@ export function scimWriteRoutes() {
   // RFC 7644 §3.4.3: the same query with its parameters in a SearchRequest body.
   app.post("/Users/.search", limit, async (c) => listUsers(c, listRequestFromSearch(await c.req.text())));
 
+  /**
+   * If-None-Match (RFC 7644 §3.14, RFC 7232 §3.2) naming the current tag, compared weakly as
+   * If-Match is, or `*`: 304 with the ETag and no body, the client's copy is current.
+   */
+  const notModified = (c: C, resource: Record<string, unknown>) => {
+    const header = c.req.header("if-none-match");
+    return header !== undefined && ifMatchHolds(header, etagOf(resource)) ? c.body(null, 304, { etag: etagOf(resource) }) : null;
+  };
+
   app.get("/Users/:id", async (c) => {
     const resource = await userResponse(c, c.req.param("id"));
     if (!resource) return writeError(c, 404, "No such user.");
+    const unchanged = notModified(c, resource);
+    if (unchanged) return unchanged;
     return respond(c, resource, 200, project(resource, parseProjection(splitList(c.req.query("attributes")), splitList(c.req.query("excludedAttributes")), USER_SCHEMAS)));
   });
 
@@ -134,7 +166,8 @@ export function scimWriteRoutes() {
     if (!ifMatchHolds(c.req.header("if-match"), etagOf(current))) return writeError(c, 412, "The user has changed since the version in If-Match.");
     const result = await next(current);
     if (!result.ok) return result.response;
-    const fields = userFields(result.resource);
+    // A PATCH starts from the representation, whose derived displayName and emails it must not turn into stored ones.
+    const fields = userFields(result.resource, c.req.method === "PATCH" ? derivedAttributes(row) : {});
     if (!fields.ok) return writeError(c, 400, fields.detail, "invalidValue");
     const holder = await userByUserName(c.env.DB, connection.provider, fields.user.userName!);
     if (holder && holder.externalId !== id) return writeError(c, 409, "Another user of this connection has this userName.", "uniqueness");
@@ -142,14 +175,19 @@ export function scimWriteRoutes() {
     if (sameUser(row, fields.user)) return respond(c, current);
     const now = c.get("now")();
     const user = { ...fields.user, externalId: id, organizationId: connection.organizationId, directoryId: row.directoryId };
-    const stored = await commit(
+    // A deactivation counts against the destructive guard; past it, nothing is applied (429).
+    const written = await commitUserWrite(
       c.env.DB,
-      [{ ...eventBase(c, crypto.randomUUID(), nextClock(now, [row.lastEventVersion]), `scim.user.${c.req.method.toLowerCase()}`), kind: "user_upserted", user }],
+      { ...eventBase(c, crypto.randomUUID(), nextClock(now, [row.lastEventVersion]), `scim.user.${c.req.method.toLowerCase()}`), kind: "user_upserted", user },
       now,
-      { table: "users", provider: connection.provider, name: fields.user.userName! },
-      { record: { table: "users", provider: connection.provider, externalId: id, version: row.lastEventVersion } },
+      {
+        guard: () => consumerConfig(c.env).destructiveGuard,
+        unique: { table: "users", provider: connection.provider, name: fields.user.userName! },
+        expect: { record: { table: "users", provider: connection.provider, externalId: id, version: row.lastEventVersion } },
+      },
     );
-    if (!stored) return writeError(c, 409, "Another user of this connection has this userName.", "uniqueness");
+    if (written.outcome === "held" || written.outcome === "contended") return pausedByGuard(c, written);
+    if (written.outcome === "name_taken") return writeError(c, 409, "Another user of this connection has this userName.", "uniqueness");
     const resource = await userResponse(c, id);
     return resource ? respond(c, resource) : writeError(c, 404, "No such user.");
   };
@@ -197,15 +235,26 @@ export function scimWriteRoutes() {
       scimExternalId: row.scimExternalId,
       attributes: (row.attributes ?? null) as Record<string, string> | null,
       providerRoles: (row.providerRoles ?? null) as string[] | null,
+      profile: (row.profile ?? null) as UserProfile | null,
     };
     // After the user's newest membership too, so the delete removes every one of them; and re-checked
     // in the batch, so a member add that commits meanwhile aborts this (409, retried) instead of
     // leaving a deleted user in a group.
     const floor = await userMembershipFloor(c.env.DB, connection.provider, row.externalId);
-    await commit(c.env.DB, [{ ...eventBase(c, crypto.randomUUID(), nextClock(now, [row.lastEventVersion, floor]), "scim.user.delete"), kind: "user_deleted", user }], now, undefined, {
-      record: { table: "users", provider: connection.provider, externalId: row.externalId, version: row.lastEventVersion },
-      membershipsUpTo: { provider: connection.provider, userId: row.externalId, version: floor },
-    });
+    // Deleting an active user deactivates them: it counts against the destructive guard (429 past it).
+    const written = await commitUserWrite(
+      c.env.DB,
+      { ...eventBase(c, crypto.randomUUID(), nextClock(now, [row.lastEventVersion, floor]), "scim.user.delete"), kind: "user_deleted", user },
+      now,
+      {
+        guard: () => consumerConfig(c.env).destructiveGuard,
+        expect: {
+          record: { table: "users", provider: connection.provider, externalId: row.externalId, version: row.lastEventVersion },
+          membershipsUpTo: { provider: connection.provider, userId: row.externalId, version: floor },
+        },
+      },
+    );
+    if (written.outcome === "held" || written.outcome === "contended") return pausedByGuard(c, written);
     return c.body(null, 204);
   });
 
@@ -217,6 +266,8 @@ export function scimWriteRoutes() {
   app.get("/Groups/:id", async (c) => {
     const resource = await groupResponse(c, c.req.param("id"));
     if (!resource) return writeError(c, 404, "No such group.");
+    const unchanged = notModified(c, resource);
+    if (unchanged) return unchanged;
     return respond(c, resource, 200, project(resource, parseProjection(splitList(c.req.query("attributes")), splitList(c.req.query("excludedAttributes")), GROUP_SCHEMAS)));
   });
 
@@ -235,7 +286,7 @@ export function scimWriteRoutes() {
     const requestId = crypto.randomUUID();
     const clock = nextClock(now, []);
     const events: DirectoryEvent[] = [
-      { ...eventBase(c, requestId, clock, "scim.group.create"), kind: "group_upserted", group: { externalId: id, name: body.data.displayName, organizationId: connection.organizationId, directoryId: null } },
+      { ...eventBase(c, requestId, clock, "scim.group.create"), kind: "group_upserted", group: { externalId: id, name: body.data.displayName, organizationId: connection.organizationId, directoryId: null, scimExternalId: body.data.externalId ?? null } },
     ];
     if (memberIds.length) events.push({ ...eventBase(c, requestId, clock, "scim.group.create"), eventId: `scim:${requestId}:members`, kind: "group_members_changed", groupExternalId: id, added: memberIds, removed: [] });
     if (!(await commit(c.env.DB, events, now, { table: "groups", provider: connection.provider, name: body.data.displayName }))) return groupNameTaken(c);
@@ -243,10 +294,10 @@ export function scimWriteRoutes() {
     return resource ? respond(c, resource, 201) : writeError(c, 500, "Unexpected error.");
   });
 
-  /** PUT and PATCH of a group: a new displayName and/or a member diff, applied together. */
+  /** PUT and PATCH of a group: a new displayName and/or externalId and/or a member diff, applied together. */
   const changeGroup = async (
     c: C,
-    next: (current: Record<string, unknown>, memberIds: string[]) => Promise<{ ok: true; displayName: string; added: string[]; removed: string[] } | { ok: false; response: Response }>,
+    next: (current: Record<string, unknown>, memberIds: string[]) => Promise<{ ok: true; displayName: string; externalId: string | null; added: string[]; removed: string[] } | { ok: false; response: Response }>,
   ) => {
     const connection = connectionOf(c);
     const id = c.req.param("id")!;
@@ -267,9 +318,13 @@ export function scimWriteRoutes() {
     const now = c.get("now")();
     const requestId = crypto.randomUUID();
     const events: DirectoryEvent[] = [];
-    if (renamed) {
+    if (renamed || result.externalId !== row.scimExternalId) {
       const clock = nextClock(now, [row.lastEventVersion]);
-      events.push({ ...eventBase(c, requestId, clock, `scim.group.${c.req.method.toLowerCase()}`), kind: "group_upserted", group: { externalId: id, name: result.displayName, organizationId: connection.organizationId, directoryId: row.directoryId } });
+      events.push({
+        ...eventBase(c, requestId, clock, `scim.group.${c.req.method.toLowerCase()}`),
+        kind: "group_upserted",
+        group: { externalId: id, name: result.displayName, organizationId: connection.organizationId, directoryId: row.directoryId, scimExternalId: result.externalId },
+      });
     }
     if (result.added.length || result.removed.length) {
       const clock = nextClock(now, [row.lastEventVersion, await membershipFloor(c.env.DB, connection.provider, id)]);
@@ -299,7 +354,7 @@ export function scimWriteRoutes() {
       if (!body.success) return { ok: false, response: writeError(c, 400, `the Group is invalid at ${body.error.issues[0]?.path.join(".") || "its root"}`, "invalidValue") };
       const wanted = new Set((body.data.members ?? []).map((member) => member.value));
       const had = new Set(memberIds);
-      return { ok: true, displayName: body.data.displayName, added: [...wanted].filter((m) => !had.has(m)), removed: memberIds.filter((m) => !wanted.has(m)) };
+      return { ok: true, displayName: body.data.displayName, externalId: body.data.externalId ?? null, added: [...wanted].filter((m) => !had.has(m)), removed: memberIds.filter((m) => !wanted.has(m)) };
     }),
   );
 
@@ -313,7 +368,11 @@ export function scimWriteRoutes() {
       if (typeof displayName !== "string" || displayName.trim() === "" || displayName.length > 1024) {
         return { ok: false, response: writeError(c, 400, "displayName must be a string of 1 to 1024 characters.", "invalidValue") };
       }
-      return { ok: true, displayName, added: patched.changedMembers?.added ?? [], removed: patched.changedMembers?.removed ?? [] };
+      const externalId = patched.resource.externalId ?? null;
+      if (externalId !== null && (typeof externalId !== "string" || externalId.length > 1024)) {
+        return { ok: false, response: writeError(c, 400, "externalId must be a string of at most 1024 characters.", "invalidValue") };
+      }
+      return { ok: true, displayName, externalId, added: patched.changedMembers?.added ?? [], removed: patched.changedMembers?.removed ?? [] };
     }),
   );
 
@@ -327,7 +386,7 @@ export function scimWriteRoutes() {
     const clock = nextClock(now, [row.lastEventVersion, await membershipFloor(c.env.DB, connection.provider, row.externalId)]);
     await commit(
       c.env.DB,
-      [{ ...eventBase(c, crypto.randomUUID(), clock, "scim.group.delete"), kind: "group_deleted", group: { externalId: row.externalId, name: row.name, organizationId: row.organizationId, directoryId: row.directoryId } }],
+      [{ ...eventBase(c, crypto.randomUUID(), clock, "scim.group.delete"), kind: "group_deleted", group: { externalId: row.externalId, name: row.name, organizationId: row.organizationId, directoryId: row.directoryId, scimExternalId: row.scimExternalId } }],
       now,
     );
     return c.body(null, 204);
@@ -337,7 +396,7 @@ export function scimWriteRoutes() {
 }
 
 /** Whether storing these fields would change nothing a client or the change feed can see. */
-function sameUser(row: UserRow, user: ReturnType<typeof userFields> extends infer R ? (R extends { ok: true; user: infer U } ? U : never) : never): boolean {
+function sameUser(row: UserRow, user: UserFields): boolean {
   return (
     row.userName === user.userName &&
     row.scimExternalId === user.scimExternalId &&
@@ -345,7 +404,9 @@ function sameUser(row: UserRow, user: ReturnType<typeof userFields> extends infe
     row.firstName === user.firstName &&
     row.lastName === user.lastName &&
     row.active === user.active &&
-    JSON.stringify(row.attributes ?? null) === JSON.stringify(user.attributes ?? null)
+    JSON.stringify(row.attributes ?? null) === JSON.stringify(user.attributes ?? null) &&
+    // Canonical (scim/write/profile.ts), so equal profiles have equal text.
+    JSON.stringify(row.profile ?? null) === JSON.stringify(user.profile ?? null)
   );
 }
 

@@ -2,7 +2,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ingestConfig } from "../config";
 import { normalizeDelivery, type AuthenticatedDelivery, type NormalizedDelivery } from "../ingest/normalize";
-import { markSeen, wasSeen } from "../ingest/seen-deliveries";
+import { seenDeliveries } from "../ingest/fast-path";
 import { describeIssues, recordUnparsed, storeDelivery, unparsedEventId, unparsedSourceType, unparsedSubject } from "../ledger/quarantine";
 import { providers as registeredProviders } from "../providers";
 import type { ProviderAdapter } from "../providers/types";
@@ -15,9 +15,10 @@ import type { AppEnv } from "./app-env";
 /**
  * POST /webhooks/:provider: authenticate, normalize, dedupe (fast path), enqueue, answer.
  *
- * An accepted event costs Web Crypto, one KV read and one Queue send: nothing here touches D1 or
- * the upstream. The exception is an authentic delivery that does not become a queue message: it is
- * written to D1 (event_log) on the request path, because that write is the only copy of it. A
+ * An accepted event costs Web Crypto, a fast-path lookup (by default the location's Cache API,
+ * which is not billed) and one Queue send: nothing here touches D1 or the upstream. The exception
+ * is an authentic delivery that does not become a queue message: it is written to D1 (event_log)
+ * on the request path, because that write is the only copy of it. A
  * quarantined delivery is answered 2xx only once the row is committed (else 503, and the sender
  * retries); a rejected one (400) is recorded best effort, since the sender keeps its copy.
  * Unauthenticated requests are never stored.
@@ -85,8 +86,9 @@ export function webhookRoutes(options: WebhookRouteOptions = {}) {
       if (normalized.outcome === "unprocessable") return quarantine(c, adapter.name, delivery, normalized);
 
       const { eventId, result, messages } = normalized;
-      if (config.dedupeKv && (await wasSeen(c.env.SEEN_EVENTS, adapter.name, eventId))) {
-        log("event.duplicate", { provider: adapter.name, eventId, where: "kv" });
+      const seen = seenDeliveries(config, c.env, c.req.url);
+      if (seen && (await seen.wasSeen(adapter.name, eventId))) {
+        log("event.duplicate", { provider: adapter.name, eventId, where: seen.where });
         return c.json({ status: "duplicate", provider: adapter.name, eventId }, 200);
       }
       try {
@@ -96,7 +98,7 @@ export function webhookRoutes(options: WebhookRouteOptions = {}) {
         log("queue.send_failed", { provider: adapter.name, eventId, error: String(error) });
         return errorResponse(c, 503, "queue_unavailable", {}, { "Retry-After": "30" });
       }
-      if (config.dedupeKv) c.executionCtx.waitUntil(markSeen(c.env.SEEN_EVENTS, adapter.name, eventId, config.dedupeTtlSeconds));
+      if (seen) c.executionCtx.waitUntil(seen.markSeen(adapter.name, eventId));
 
       if (result.outcome === "ignored") {
         log("event.accepted", { provider: adapter.name, eventId, ignored: result.reason });

@@ -1,3 +1,4 @@
+import { isClaimTaken } from "../consumer/event-log";
 import { and, desc, eq, lt, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { reconcileRuns, type ReconcileStatus } from "../directory/schema";
@@ -196,6 +197,4 @@ export function dropScratch(runId: string): SQL[] {
 }
 
 /** A unique-key failure on a step's claim: another delivery of the same step committed first. */
-export function isLostRace(error: unknown): boolean {
-  return error instanceof Error && /UNIQUE constraint failed: processed_events/.test(error.message);
-}
+export const isLostRace = isClaimTaken;

@@ -17,7 +17,7 @@ import { checkpointOf, failRun, isLostRace, loadRun, recordStepError } from "./r
  * 3. finish: the mass-removal guard, then the removals, then the scratch tables are dropped.
  *
  * Each step's writes, its counters and the checkpoint move commit in one D1 batch together with
- * a claim on the step (processed_events), so a step runs to effect once however often its
+ * a claim on the step (work_claims), so a step runs to effect once however often its
  * message is delivered, and a crash resumes from the last committed checkpoint. A step stops
  * issuing upstream requests once its wall-clock budget is spent and hands over from what it
  * committed. An upstream answer that says our configuration is wrong ends the run as failed, with

@@ -1,4 +1,5 @@
 import { SCHEMA } from "./resources";
+import { findAttribute, USER_PATCH_SCHEMA, type AttributeDef } from "./write/attributes";
 
 /**
  * Discovery resources (RFC 7644 §4, RFC 7643 §5-7): what this read-only server supports, so SCIM
@@ -197,8 +198,11 @@ export function connectionServiceProviderConfig(baseUrl: string) {
 }
 
 /**
- * A SCIM connection's Schemas: the same attributes, writable by the identity provider except the
- * server's own (`groups` on a User, set through Groups). The Group's externalId is not stored there.
+ * A SCIM connection's Schemas: the read server's attributes plus every other RFC 7643 User
+ * attribute a connection stores (its profile: scim/write/profile.ts), all writable by the identity
+ * provider except the server's own (`groups` on a User, set through Groups). Built from the PATCH
+ * attribute table (scim/write/attributes.ts), so what is advertised is what a write may name;
+ * `x509Certificates` is accepted and not kept, so it is not advertised.
  */
 export function connectionSchemas(baseUrl: string) {
   const writable = (attribute: Record<string, unknown>, readOnly: boolean): Record<string, unknown> => ({
@@ -206,10 +210,39 @@ export function connectionSchemas(baseUrl: string) {
     mutability: readOnly ? "readOnly" : "readWrite",
     ...(Array.isArray(attribute.subAttributes) ? { subAttributes: (attribute.subAttributes as Record<string, unknown>[]).map((sub) => writable(sub, readOnly)) } : {}),
   });
-  return schemas(baseUrl).map((schema) => ({
-    ...schema,
-    attributes: schema.attributes
-      .filter((attribute) => !(schema.id === SCHEMA.group && attribute.name === "externalId"))
-      .map((attribute) => writable(attribute, schema.id === SCHEMA.user && attribute.name === "groups")),
-  }));
+  return schemas(baseUrl).map((schema) => {
+    const served = new Set(schema.attributes.map((attribute) => String(attribute.name).toLowerCase()));
+    const stored = schema.id === SCHEMA.user ? USER_PATCH_SCHEMA.attributes.filter((def) => !def.readOnly && !NOT_ADVERTISED.has(def.name) && !served.has(def.name.toLowerCase())) : [];
+    return {
+      ...schema,
+      attributes: [...schema.attributes.map((attribute) => (schema.id === SCHEMA.user ? withStoredSubAttributes(attribute) : attribute)), ...stored.map((def) => profileAttribute(def))].map((attribute) =>
+        writable(attribute, schema.id === SCHEMA.user && attribute.name === "groups"),
+      ),
+    };
+  });
+}
+
+/** A served complex attribute (name, emails) with the sub-attributes a connection also stores (name.middleName, emails.display, …). */
+function withStoredSubAttributes(served: Record<string, unknown>): Record<string, unknown> {
+  const def = findAttribute(USER_PATCH_SCHEMA.attributes, String(served.name));
+  const subs = served.subAttributes as Record<string, unknown>[] | undefined;
+  if (!def?.subAttributes || !subs || def.readOnly) return served;
+  const known = new Set(subs.map((sub) => String(sub.name).toLowerCase()));
+  const extra = def.subAttributes.filter((sub) => !known.has(sub.name.toLowerCase()));
+  return extra.length ? { ...served, subAttributes: [...subs, ...extra.map((sub) => profileAttribute(sub, def.name))] } : served;
+}
+
+/** Accepted by a write and not kept (credentials). */
+const NOT_ADVERTISED = new Set(["x509Certificates", "password"]);
+
+/** A profile attribute of the PATCH table as a Schemas entry (`parent`: the complex attribute it belongs to). */
+function profileAttribute(def: AttributeDef, parent?: string): Record<string, unknown> {
+  const type = def.type === "dateTime" || def.type === "binary" ? "string" : def.type;
+  return attribute({
+    name: def.name,
+    type,
+    multiValued: def.multiValued ?? false,
+    description: parent ? `The ${parent} ${def.name}, stored as sent.` : `RFC 7643 User attribute ${def.name}, stored as the identity provider sends it.`,
+    ...(def.subAttributes ? { subAttributes: def.subAttributes.map((sub) => ({ name: sub.name, type: sub.type === "dateTime" || sub.type === "binary" ? "string" : sub.type, description: `The ${def.name} ${sub.name}, stored as sent.` })) } : {}),
+  } as Attribute);
 }

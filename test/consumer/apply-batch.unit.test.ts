@@ -15,7 +15,7 @@ async function eventLogRow(eventId: string) {
 
 describe("queue consumer", () => {
   beforeEach(async () => {
-    await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM processed_events; DELETE FROM event_log; DELETE FROM dead_letters;");
+    await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM work_claims; DELETE FROM event_log; DELETE FROM dead_letters;");
   });
 
   it("applies a mixed 100-event batch in three D1 round trips and acks every message", async () => {
@@ -37,7 +37,7 @@ describe("queue consumer", () => {
     expect(state.groups.find((group) => group.external_id === "ag0")?.name).toBe("Renamed 0");
     // 30 adds, minus 5 removals, minus 6 in deleted groups 8 and 9; deleted users u30+ were never members.
     expect(state.members).toHaveLength(30 - 5 - 6);
-    const processed = await env.DB.prepare("SELECT count(*) AS n FROM processed_events").first<{ n: number }>();
+    const processed = await env.DB.prepare("SELECT count(*) AS n FROM event_log WHERE status = 'applied'").first<{ n: number }>();
     expect(processed?.n).toBe(100);
     expect(await eventLogRow(batch[0]!.eventId)).toMatchObject({ status: "applied", attempts: 1, message: null });
   });
@@ -70,7 +70,7 @@ describe("queue consumer", () => {
     expect(second.result.retryMessages).toEqual([]);
     expect(first.result.explicitAcks).toHaveLength(2);
     expect(second.result.explicitAcks).toHaveLength(2);
-    const processed = await env.DB.prepare("SELECT count(*) AS n FROM processed_events").first<{ n: number }>();
+    const processed = await env.DB.prepare("SELECT count(*) AS n FROM event_log WHERE status = 'applied'").first<{ n: number }>();
     expect(processed?.n).toBe(2);
   });
 
@@ -109,7 +109,7 @@ describe("queue consumer", () => {
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toHaveLength(10);
     expect((await directorySnapshot(env.DB)).users).toEqual([]);
-    expect((await env.DB.prepare("SELECT count(*) AS n FROM processed_events").first<{ n: number }>())?.n).toBe(0);
+    expect((await env.DB.prepare("SELECT count(*) AS n FROM event_log WHERE status = 'applied'").first<{ n: number }>())?.n).toBe(0);
   });
 
   it("retries a message it cannot decode (it may come from a newer deploy) instead of dropping it", async () => {

@@ -53,7 +53,7 @@ const logRow = (eventId: string) =>
     .bind(eventId)
     .first<{ status: string; reason: string | null; error: string | null; message: string | null; absent_since: number | null }>();
 const processed = async (eventId: string) =>
-  (await env.DB.prepare("SELECT count(*) AS n FROM processed_events WHERE provider = 'firstup' AND event_id = ?").bind(eventId).first<{ n: number }>())?.n;
+  (await env.DB.prepare("SELECT count(*) AS n FROM event_log WHERE status = 'applied' AND provider = 'firstup' AND event_id = ?").bind(eventId).first<{ n: number }>())?.n;
 
 describe("destructive paths from webhooks", () => {
   let parking: ReturnType<typeof parkingQueue>;

@@ -101,7 +101,7 @@ function permutations<T>(items: T[]): T[][] {
 
 describe("directory_changed is applied version-guarded", () => {
   beforeEach(async () => {
-    await env.DB.exec("DELETE FROM directories; DELETE FROM users; DELETE FROM processed_events;");
+    await env.DB.exec("DELETE FROM directories; DELETE FROM users; DELETE FROM work_claims;");
   });
 
   let run = 0;
@@ -143,7 +143,7 @@ describe("directory_changed is applied version-guarded", () => {
 
 describe("isDirectoryEnabled", () => {
   beforeEach(async () => {
-    await env.DB.exec("DELETE FROM directories; DELETE FROM processed_events;");
+    await env.DB.exec("DELETE FROM directories; DELETE FROM work_claims;");
   });
 
   it("is false only for a directory last reported disabled", async () => {

@@ -208,7 +208,7 @@ describe("operator endpoints", () => {
     await deliverBatch([sent[0], sent[0]]);
     await deliverBatch([sent[1]]);
 
-    const processed = await env.DB.prepare("SELECT count(*) AS n FROM processed_events WHERE event_id = ?").bind(event.eventId).first<{ n: number }>();
+    const processed = await env.DB.prepare("SELECT count(*) AS n FROM event_log WHERE status = 'applied' AND event_id = ?").bind(event.eventId).first<{ n: number }>();
     expect(processed?.n).toBe(1);
     expect(await json(await get(`/admin/events/scalekit/${event.eventId}`))).toMatchObject({ status: "applied", replayable: false });
     expect(((await json(await get("/v1/users/scalekit/replayed-user"))) as UserJson).email).toBe("replayed-user@example.com");

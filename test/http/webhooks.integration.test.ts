@@ -37,12 +37,12 @@ describe("POST /webhooks/:provider", () => {
     expect(response.status).toBe(202);
   });
 
-  it("answers a delivery it has already seen with 200 duplicate, and does not enqueue it again", async () => {
+  it("with DEDUPE_KV kv, answers a delivery it has already seen with 200 duplicate, and does not enqueue it again", async () => {
     const { queue, sent } = recordingQueue();
     const body = JSON.stringify(scalekitEvent("user_created", scalekitUser(), { id: "evt_twice" }));
-    const first = await callApp(await signedRequest(body), { EVENTS_QUEUE: queue });
+    const first = await callApp(await signedRequest(body), { EVENTS_QUEUE: queue, DEDUPE_KV: "kv" });
     // A provider retry: same event, new delivery attempt (new timestamp and signature).
-    const second = await callApp(await signedRequest(body), { EVENTS_QUEUE: queue });
+    const second = await callApp(await signedRequest(body), { EVENTS_QUEUE: queue, DEDUPE_KV: "kv" });
     expect(first.status).toBe(202);
     expect(second.status).toBe(200);
     expect(await second.json()).toEqual({ status: "duplicate", provider: "scalekit", eventId: "evt_twice" });
@@ -59,7 +59,7 @@ describe("POST /webhooks/:provider", () => {
     expect(await env.SEEN_EVENTS.get("seen:scalekit:evt_kv_off")).toBeNull();
     await deliverBatch([sent[0]]);
     await deliverBatch([sent[1]]);
-    const processed = await env.DB.prepare("SELECT count(*) AS n FROM processed_events WHERE event_id = 'evt_kv_off'").first<{ n: number }>();
+    const processed = await env.DB.prepare("SELECT count(*) AS n FROM event_log WHERE status = 'applied' AND event_id = 'evt_kv_off'").first<{ n: number }>();
     expect(processed?.n).toBe(1);
   });
 

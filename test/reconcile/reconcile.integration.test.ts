@@ -32,7 +32,7 @@ describe("reconciliation", () => {
   const tenant = upstreamTenant("reconcile");
 
   beforeEach(async () => {
-    await env.DB.exec("DELETE FROM users; DELETE FROM reconcile_runs; DELETE FROM reconcile_seen; DELETE FROM reconcile_pending; DELETE FROM processed_events;");
+    await env.DB.exec("DELETE FROM users; DELETE FROM reconcile_runs; DELETE FROM reconcile_seen; DELETE FROM reconcile_pending; DELETE FROM work_claims;");
   });
 
   it("reads 250 users from a server capping count at 50, and writes them all", async () => {

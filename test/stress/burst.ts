@@ -2,7 +2,7 @@
  * `npm run test:stress`: a burst of 10,000 signed deliveries (8,000 distinct events, 2,000
  * duplicates sent again with fresh signatures, shuffled) against a locally served Worker
  * (wrangler dev, loopback only), then a wait for the queue to drain. Invariants:
- * - every distinct event is in D1 exactly once (processed_events, users, event_log), none lost;
+ * - every distinct event is in D1 exactly once (event_log, users), none lost;
  * - no 5xx except 503 (documented backpressure, retried here as a provider would);
  * - duplicates never add an effect.
  * Bounded: at most 10,000 requests and a 5-minute deadline. Prints a summary and exits non-zero
@@ -73,15 +73,15 @@ try {
   const drainStart = Date.now();
   let processed = 0;
   while (Date.now() < DEADLINE) {
-    processed = worker.query<{ n: number }>("SELECT count(*) AS n FROM processed_events WHERE provider = 'scalekit'")[0]?.n ?? 0;
+    processed = worker.query<{ n: number }>("SELECT count(*) AS n FROM event_log WHERE status = 'applied' AND provider = 'scalekit'")[0]?.n ?? 0;
     if (processed >= DISTINCT) break;
     await new Promise((resolve) => setTimeout(resolve, 2000));
   }
   const drainSeconds = (Date.now() - drainStart) / 1000;
 
   const [counts] = worker.query<{ processed: number; distinctProcessed: number; users: number; applied: number; failed: number }>(
-    `SELECT (SELECT count(*) FROM processed_events WHERE provider = 'scalekit') AS processed,
-            (SELECT count(DISTINCT event_id) FROM processed_events WHERE provider = 'scalekit') AS distinctProcessed,
+    `SELECT (SELECT count(*) FROM event_log WHERE provider = 'scalekit' AND status = 'applied') AS processed,
+            (SELECT count(DISTINCT event_id) FROM event_log WHERE provider = 'scalekit' AND status = 'applied') AS distinctProcessed,
             (SELECT count(*) FROM users WHERE provider = 'scalekit' AND external_id LIKE 'stress_user_%') AS users,
             (SELECT count(*) FROM event_log WHERE provider = 'scalekit' AND status = 'applied') AS applied,
             (SELECT count(*) FROM event_log WHERE status IN ('failed', 'dead_lettered')) AS failed`,

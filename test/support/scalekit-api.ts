@@ -85,6 +85,8 @@ interface TenantState {
   organizations: Array<{ id: string; display_name?: string; external_id?: string }>;
   directories: StoredDirectory[];
   users: Map<string, StoredUser>;
+  /** Each directory's users sorted by id, built on a listing's first page and dropped on any change to users. */
+  sortedUsers: Map<string, StoredUser[]> | null;
   groups: Map<string, StoredGroup>;
   quirks: Quirks;
   usersPagesServed: number;
@@ -101,6 +103,12 @@ export interface TenantSetup {
   users?: StoredUser[];
   groups?: StoredGroup[];
   quirks?: Quirks;
+  /**
+   * Users built here by scalekitUser after `users` (a benchmark's 100,000 without 30 MB of JSON on
+   * the wire): ids `<idPrefix>000000` on; the first `members` of them (default all) join `groupIds`
+   * round-robin, one group each.
+   */
+  generate?: { count: number; directoryId: string; idPrefix?: string; groupIds?: string[]; members?: number };
 }
 
 export const TEST_SCALEKIT_CLIENT_ID = "skc_test_client";
@@ -146,6 +154,8 @@ interface PageToken {
   after?: string;
 }
 
+const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
 const encodeToken = (token: PageToken) => Buffer.from(JSON.stringify(token)).toString("base64url");
 function decodeToken(raw: string): PageToken | null {
   try {
@@ -164,6 +174,35 @@ export function createScalekitApiApp() {
 
   function upsertUsers(tenant: TenantState, users: StoredUser[]) {
     for (const user of users) tenant.users.set(user.id, { ...user, updated_at: user.updated_at ?? new Date().toISOString() });
+    tenant.sortedUsers = null;
+  }
+
+  function removeUsers(tenant: TenantState, ids: string[]) {
+    for (const id of ids) tenant.users.delete(id);
+    tenant.sortedUsers = null;
+  }
+
+  function generateUsers(tenant: TenantState, generate: NonNullable<TenantSetup["generate"]>) {
+    const groups = generate.groupIds ?? [];
+    const members = generate.members ?? generate.count;
+    const users = Array.from({ length: generate.count }, (_, i) =>
+      scalekitUser(`${generate.idPrefix ?? "dirusr_"}${String(i).padStart(6, "0")}`, generate.directoryId, { group_ids: groups.length && i < members ? [groups[i % groups.length]!] : [] }),
+    );
+    upsertUsers(tenant, users);
+  }
+
+  /**
+   * A directory's users in id order (the order every listing pages in). Kept until users change:
+   * sorting 100,000 users for each page of 30 would be most of a benchmark's time.
+   */
+  function directoryUsers(tenant: TenantState, directoryId: string): StoredUser[] {
+    tenant.sortedUsers ??= new Map();
+    let sorted = tenant.sortedUsers.get(directoryId);
+    if (!sorted) {
+      sorted = [...tenant.users.values()].filter((user) => user.directory_id === directoryId).sort(byId);
+      tenant.sortedUsers.set(directoryId, sorted);
+    }
+    return sorted;
   }
 
   // Control plane (not Scalekit).
@@ -177,6 +216,7 @@ export function createScalekitApiApp() {
       organizations: body.organizations ?? [],
       directories: body.directories ?? [],
       users: new Map(),
+      sortedUsers: null,
       groups: new Map((body.groups ?? []).map((group) => [group.id, { ...group, updated_at: group.updated_at ?? new Date().toISOString() }])),
       quirks: body.quirks ?? {},
       usersPagesServed: 0,
@@ -184,6 +224,7 @@ export function createScalekitApiApp() {
       tokenRequests: 0,
     };
     upsertUsers(tenant, body.users ?? []);
+    if (body.generate) generateUsers(tenant, body.generate);
     tenants.set(request.params.tenant!, tenant);
     response.status(204).end();
   });
@@ -192,7 +233,7 @@ export function createScalekitApiApp() {
     if (!tenant) return response.status(404).end();
     const body = request.body as { upsert?: StoredUser[]; remove?: string[]; upsertGroups?: StoredGroup[]; removeGroups?: string[]; quirks?: Quirks; revokeTokens?: boolean };
     upsertUsers(tenant, body.upsert ?? []);
-    for (const id of body.remove ?? []) tenant.users.delete(id);
+    removeUsers(tenant, body.remove ?? []);
     for (const group of body.upsertGroups ?? []) tenant.groups.set(group.id, { ...group, updated_at: group.updated_at ?? new Date().toISOString() });
     for (const id of body.removeGroups ?? []) tenant.groups.delete(id);
     if (body.revokeTokens) tenant.tokens.clear();
@@ -246,7 +287,7 @@ export function createScalekitApiApp() {
     next();
   });
 
-  /** Slices `all` (sorted by id) into one page; null when the request is invalid (already answered). */
+  /** Slices `all` (sorted by id: byId) into one page; null when the request is invalid (already answered). */
   function pageOf<T extends { id: string }>(request: Request, response: Response, tenant: TenantState, all: T[], listing: string, maxPageSize: number | null) {
     const asked = request.query.page_size === undefined ? 0 : Number(request.query.page_size);
     if (!Number.isInteger(asked) || asked < 0) {
@@ -265,18 +306,17 @@ export function createScalekitApiApp() {
       grpcError(response, 400, 3, "invalid page_token");
       return null;
     }
-    const sorted = [...all].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const start = token.after !== undefined ? sorted.findIndex((item) => item.id > token.after!) : (token.offset ?? 0);
-    const items = start < 0 ? [] : sorted.slice(start, start + size);
-    const end = (start < 0 ? sorted.length : start) + items.length;
+    const start = token.after !== undefined ? all.findIndex((item) => item.id > token.after!) : (token.offset ?? 0);
+    const items = start < 0 ? [] : all.slice(start, start + size);
+    const end = (start < 0 ? all.length : start) + items.length;
     const last = items.at(-1);
-    const next = end < sorted.length && last ? encodeToken(tenant.quirks.paging === "keyset" ? { listing, after: last.id } : { listing, offset: end }) : "";
-    return { items, body: { next_page_token: next, total_size: sorted.length, prev_page_token: "" } };
+    const next = end < all.length && last ? encodeToken(tenant.quirks.paging === "keyset" ? { listing, after: last.id } : { listing, offset: end }) : "";
+    return { items, body: { next_page_token: next, total_size: all.length, prev_page_token: "" } };
   }
 
   app.get("/t/:tenant/api/v1/organizations", (request, response) => {
     const tenant = response.locals.tenant as TenantState;
-    const page = pageOf(request, response, tenant, tenant.organizations, "organizations", null);
+    const page = pageOf(request, response, tenant, [...tenant.organizations].sort(byId), "organizations", null);
     if (page) response.json({ organizations: page.items, ...page.body });
   });
 
@@ -327,7 +367,8 @@ export function createScalekitApiApp() {
     if (!updatedAfter) return;
     const groupId = typeof request.query.directory_group_id === "string" ? request.query.directory_group_id : undefined;
     if (groupId !== undefined && tenant.groups.get(groupId)?.directory_id !== dir.id) return grpcError(response, 404, 5, "group not found");
-    const matching = [...tenant.users.values()].filter((user) => user.directory_id === dir.id && updatedAfter(user) && (groupId === undefined || (user.group_ids ?? []).includes(groupId)));
+    const all = directoryUsers(tenant, dir.id);
+    const matching = request.query.updated_after === undefined && groupId === undefined ? all : all.filter((user) => updatedAfter(user) && (groupId === undefined || (user.group_ids ?? []).includes(groupId)));
     const listing = `users:${dir.id}:${groupId ?? ""}:${String(request.query.updated_after ?? "")}`;
     const page = pageOf(request, response, tenant, matching, listing, MAX_DIRECTORY_PAGE_SIZE);
     if (!page) return;
@@ -346,7 +387,7 @@ export function createScalekitApiApp() {
     const change = tenant.quirks.afterUsersPage;
     if (change && tenant.usersPagesServed === change.page) {
       upsertUsers(tenant, change.upsert ?? []);
-      for (const id of change.remove ?? []) tenant.users.delete(id);
+      removeUsers(tenant, change.remove ?? []);
     }
   });
 
@@ -357,7 +398,7 @@ export function createScalekitApiApp() {
     const updatedAfter = updatedAfterFilter(request, response);
     if (!updatedAfter) return;
     const members = (groupId: string) => [...tenant.users.values()].filter((user) => (user.group_ids ?? []).includes(groupId)).length;
-    const matching = [...tenant.groups.values()].filter((group) => group.directory_id === dir.id && updatedAfter(group));
+    const matching = [...tenant.groups.values()].filter((group) => group.directory_id === dir.id && updatedAfter(group)).sort(byId);
     const page = pageOf(request, response, tenant, matching, `groups:${dir.id}:${String(request.query.updated_after ?? "")}`, MAX_DIRECTORY_PAGE_SIZE);
     if (!page) return;
     const includeDetail = request.query.include_detail === "true";

@@ -7,7 +7,7 @@ import { eventMessage, events } from "./directory";
  * alice (Admins, Engineering), bob (Engineering), carol (inactive), dave (deleted), erin (org_2).
  */
 export async function seedDirectory() {
-  await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM processed_events; DELETE FROM event_log;");
+  await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM work_claims; DELETE FROM event_log;");
   const t = Date.parse("2026-01-01T00:00:00Z");
   const batch = [
     events.userUpserted("alice", t, { email: "Alice@Example.com", firstName: "Alice" }),

@@ -32,7 +32,7 @@ function group(externalId: string, name: string, organizationId: string | null, 
 }
 
 export async function seedTenants() {
-  await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM processed_events; DELETE FROM event_log;");
+  await env.DB.exec("DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM work_claims; DELETE FROM event_log;");
   const batch: DirectoryEvent[] = [
     user("orga_alice", "tenant_a", "dir_a"),
     user("orga_bob", "tenant_a", "dir_a"),

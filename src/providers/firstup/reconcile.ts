@@ -84,7 +84,7 @@ async function scanStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sca
       const now = deps.now();
       await runAtomically(d1, [
         claimOnce("reconcile", `${run.id}:scan:${cursor}`, now),
-        ...(writes.length ? [upsertUsers(writes, now, { onlyIfLive: true })] : []),
+        ...(writes.length ? upsertUsers(writes, now, { onlyIfLive: true }) : []),
         ...markSeen(run.id, records.map((record) => record.user.externalId)),
         ...stageRemovals(run.id, removals),
         advance(run.id, scanDone ? { phase: "sweep", sweepAfter: "", upstreamTotal: page.totalResults } : { phase: "scan", nextStartIndex: page.nextStartIndex, upstreamTotal: page.totalResults }, counters, now),
@@ -159,7 +159,7 @@ async function sweepStep(run: ReconcileRun, deps: RunDeps): Promise<{ phase: "sw
   const now = deps.now();
   await runAtomically(d1, [
     claimOnce("reconcile", `${run.id}:sweep:${run.sweepAfter}`, now),
-    ...(writes.length ? [upsertUsers(writes, now, { onlyIfLive: true })] : []),
+    ...(writes.length ? upsertUsers(writes, now, { onlyIfLive: true }) : []),
     ...markSeen(run.id, found.map((record) => record.user.externalId)),
     ...stageRemovals(run.id, [...removals, ...gone.map(({ externalId, observedAt }) => ({ externalId, action: "forget" as const, record: { observedAt } }))]),
     advance(run.id, sweepDone ? { phase: "finish" } : { phase: "sweep", sweepAfter: last }, counts, now),
@@ -200,7 +200,7 @@ async function finishStep(run: ReconcileRun, deps: RunDeps): Promise<null> {
     });
   const statements = [claim];
   for (let i = 0; i < deactivations.length; i += REMOVALS_PER_STATEMENT) {
-    statements.push(upsertUsers(deactivations.slice(i, i + REMOVALS_PER_STATEMENT), now, { onlyIfLive: true }));
+    statements.push(...upsertUsers(deactivations.slice(i, i + REMOVALS_PER_STATEMENT), now, { onlyIfLive: true }));
   }
   for (let i = 0; i < forgets.length; i += REMOVALS_PER_STATEMENT) {
     statements.push(...forgetUsers(forgets.slice(i, i + REMOVALS_PER_STATEMENT), now));

@@ -345,7 +345,7 @@ async function usersUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: De
   // Every listed id counts as seen, readable or not: an unreadable record is not an absent one.
   const seen = page.items.map((item) => `u${pass}:${item.id}`);
   const listingNow = nextListing(state.listing, { ...page, invalid: page.invalid + unreadable });
-  const statements = [...(writes.length ? [upsertUsers(writes, deps.now(), { onlyIfLive: true })] : []), ...markSeen(run.id, seen), ...stageRemovals(run.id, removals)];
+  const statements = [...(writes.length ? upsertUsers(writes, deps.now(), { onlyIfLive: true }) : []), ...markSeen(run.id, seen), ...stageRemovals(run.id, removals)];
   // The confirming listing re-reads everyone: its unchanged users were counted by the first one.
   const counters: Counters = { pages: 1, scanned: page.items.length + page.invalid, errors: page.invalid + unreadable, ...counts, ...(pass === 2 ? { unchanged: 0 } : {}) };
 
@@ -459,15 +459,19 @@ async function membersUnit(run: ReconcileRun, state: DirectoryCheckpoint, deps: 
   if (page.nextPageToken !== null) return { statements, counters, next: { checkpoint: { ...state, listing: listingNow } } };
 
   // This listing of the group ended. Stored members it did not show are candidates for removal.
+  // The page just read is recorded as seen only when this unit commits, after this read, so its
+  // ids are left out here by hand: else its members look absent, every group is listed twice, and
+  // a member the first listing missed and the second showed only on its last page is removed.
   const missing = await d1
     .prepare(
       `SELECT m.user_external_id AS id FROM group_members AS m
        WHERE m.provider = ? AND m.group_external_id = ?
          AND NOT EXISTS (SELECT 1 FROM reconcile_seen AS s WHERE s.run_id = ? AND s.external_id = ? || m.user_external_id)
          AND NOT EXISTS (SELECT 1 FROM reconcile_seen AS s WHERE s.run_id = ? AND s.external_id = ? || m.user_external_id)
+         AND m.user_external_id NOT IN (SELECT value FROM json_each(?))
        ORDER BY m.user_external_id`,
     )
-    .bind(PROVIDER, groupId, run.id, `m1:${groupId}\t`, run.id, `m2:${groupId}\t`)
+    .bind(PROVIDER, groupId, run.id, `m1:${groupId}\t`, run.id, `m2:${groupId}\t`, JSON.stringify(ids))
     .all<{ id: string }>();
   const candidates = missing.results.map((row) => row.id);
   if (state.pass === 1) {
@@ -552,7 +556,7 @@ async function finishUnit(run: ReconcileRun, given: DirectoryCheckpoint, deps: D
   const statements: SQL[] = [];
   const deactivations = staged.flatMap((removal) => (removal.record ? [removal.record] : []));
   for (let i = 0; i < deactivations.length; i += REMOVALS_PER_STATEMENT) {
-    statements.push(upsertUsers(deactivations.slice(i, i + REMOVALS_PER_STATEMENT), now, { onlyIfLive: true }));
+    statements.push(...upsertUsers(deactivations.slice(i, i + REMOVALS_PER_STATEMENT), now, { onlyIfLive: true }));
   }
   // Marked deleted as of when the confirming listing began: a webhook newer than that evidence wins.
   const confirmedAt = state.confirmed?.startedAt ?? now;
@@ -563,9 +567,14 @@ async function finishUnit(run: ReconcileRun, given: DirectoryCheckpoint, deps: D
 
 // ---- shared ---------------------------------------------------------------------------------
 
-/** Live users of this directory (?1 provider, ?2 directory, ?3 sole directory of ?4 organization). */
-const IN_DIRECTORY = `u.provider = ?1 AND u.forgotten_at IS NULL AND u.deleted_at IS NULL
-  AND (u.directory_id = ?2 OR (?3 = 1 AND u.directory_id IS NULL AND u.organization_id = ?4))`;
+/**
+ * Live users of this directory (?1 provider, ?2 directory, ?3 sole directory of ?4 organization).
+ * A directory's users are its organization's, and saying so lets the read use users'
+ * (organization_id, provider, directory_id) index; a user filed under the directory but another
+ * organization is never treated as absent from it (the safe side).
+ */
+const IN_DIRECTORY = `u.organization_id = ?4 AND u.provider = ?1 AND u.forgotten_at IS NULL AND u.deleted_at IS NULL
+  AND (u.directory_id = ?2 OR (?3 = 1 AND u.directory_id IS NULL))`;
 
 interface StoredRow {
   external_id: string;

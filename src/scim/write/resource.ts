@@ -4,9 +4,10 @@ import { sql } from "drizzle-orm";
 import * as z from "zod";
 import type { GroupRow, UserRow } from "../../directory/read";
 import { groups, users } from "../../directory/schema";
-import { userAttributes, type DirectoryUser } from "../../events";
+import { userAttributes, type DirectoryUser, type UserProfile } from "../../events";
 import type { AttributeMap } from "../filter";
 import { groupFilterAttributes, SCHEMA, userFilterAttributes } from "../resources";
+import { profileOf, scimBoolean } from "./profile";
 
 /**
  * Users and groups of a SCIM connection as the identity provider sees them (RFC 7643 §4.1, §4.2),
@@ -15,16 +16,17 @@ import { groupFilterAttributes, SCHEMA, userFilterAttributes } from "../resource
  * Under a connection, a resource's `id` is its server-assigned external_id (a UUID): the
  * connection already names the provider. `externalId` is the client's own (users.scim_external_id).
  * What is stored, and therefore what a write can change: userName, externalId, name.givenName,
- * name.familyName, one email (the primary one, else the work one, else the first), active, and
- * flat enterprise-extension attributes (manager as its value). Other attributes a client sends
- * (phoneNumbers, addresses, title, …) are accepted and not kept; responses show the stored state.
- * Groups keep displayName and members; a group's externalId is not stored.
+ * name.familyName, one email (the primary one, else the work one, else the first), active and
+ * flat enterprise-extension attributes (manager as its value) in columns of their own; every other
+ * attribute of the User table (displayName, title, phoneNumbers, addresses, all emails, …) in
+ * users.profile (profile.ts). x509Certificates and attributes outside the table are accepted and
+ * not kept; responses show the stored state. Where the profile has no displayName or emails (a
+ * client that never sent them, a user stored before profiles existed), they are derived from the
+ * columns. Groups keep displayName, externalId (groups.scim_external_id) and members.
  */
 
 type Json = Record<string, unknown>;
 
-/** SCIM booleans; Entra without aadOptscim062020 sends "True"/"False". */
-const scimBoolean = z.union([z.boolean(), z.enum(["True", "False", "true", "false"]).transform((value) => value.toLowerCase() === "true")]);
 const text = z.string().max(1024);
 
 export const userBody = z.looseObject({
@@ -49,10 +51,17 @@ export const groupBody = z.looseObject({
 });
 export type GroupBody = z.infer<typeof groupBody>;
 
-/** The stored fields of a user from a full representation (a POST/PUT body or a patched resource). */
-export function userFields(resource: Json): { ok: true; user: Omit<DirectoryUser, "externalId" | "organizationId" | "directoryId"> } | { ok: false; detail: string } {
+export type UserFields = Omit<DirectoryUser, "externalId" | "organizationId" | "directoryId">;
+
+/**
+ * The stored fields of a user from a full representation (a POST/PUT body or a patched resource).
+ * `derived`: a PATCH's derivedAttributes of the user it started from (see profileOf).
+ */
+export function userFields(resource: Json, derived: Json = {}): { ok: true; user: UserFields } | { ok: false; detail: string } {
   const parsed = userBody.safeParse(resource);
   if (!parsed.success) return { ok: false, detail: `the User is invalid at ${parsed.error.issues[0]?.path.join(".") || "its root"}` };
+  const profile = profileOf(resource, derived);
+  if (!profile.ok) return profile;
   const body = parsed.data;
   const emails = (body.emails ?? []).filter((email) => typeof email.value === "string" && email.value !== "");
   const email = (emails.find((e) => e.primary === true) ?? emails.find((e) => e.type === "work") ?? emails[0])?.value ?? null;
@@ -83,23 +92,53 @@ export function userFields(resource: Json): { ok: true; user: Omit<DirectoryUser
       active: body.active ?? true,
       attributes,
       providerRoles: null,
+      profile: profile.profile,
     },
   };
+}
+
+/** What connectionUser shows that the profile does not hold: derived from the columns. */
+export function derivedAttributes(row: UserRow): Json {
+  const profile = (row.profile ?? {}) as UserProfile;
+  const derived: Json = {};
+  const displayName = [row.firstName, row.lastName].filter(Boolean).join(" ");
+  if (profile.displayName === undefined && displayName) derived.displayName = displayName;
+  if (profile.emails === undefined && row.email) derived.emails = [{ value: row.email, type: "work", primary: true }];
+  return derived;
 }
 
 export function connectionUser(row: UserRow, memberOf: { groupExternalId: string; groupName: string | null }[], baseUrl: string): Json {
   const attributes = (row.attributes ?? null) as Record<string, unknown> | null;
   const enterprise = attributes ? Object.fromEntries(Object.entries(attributes).map(([key, value]) => (key === "manager" ? [key, { value }] : [key, value]))) : null;
+  // Stored only by profile.ts, canonical and within the User table.
+  const profile = (row.profile ?? {}) as Json;
+  const derived = derivedAttributes(row);
+  const columnsName = row.firstName || row.lastName ? { givenName: row.firstName ?? undefined, familyName: row.lastName ?? undefined } : {};
+  const name = dropUndefined({ ...columnsName, ...(profile.name as Json | undefined) });
+  // Key order is the representation's (and its ETag's): a user without a profile reads exactly as before profiles existed.
   return withVersion(
     dropUndefined({
       schemas: enterprise ? [SCHEMA.user, SCHEMA.enterpriseUser] : [SCHEMA.user],
       id: row.externalId,
       externalId: row.scimExternalId ?? undefined,
       userName: row.userName ?? row.email ?? row.externalId,
-      name: row.firstName || row.lastName ? dropUndefined({ givenName: row.firstName ?? undefined, familyName: row.lastName ?? undefined }) : undefined,
-      displayName: [row.firstName, row.lastName].filter(Boolean).join(" ") || undefined,
+      name: Object.keys(name).length ? name : undefined,
+      displayName: profile.displayName ?? derived.displayName,
+      nickName: profile.nickName,
+      profileUrl: profile.profileUrl,
+      title: profile.title,
+      userType: profile.userType,
+      preferredLanguage: profile.preferredLanguage,
+      locale: profile.locale,
+      timezone: profile.timezone,
       active: row.active && row.deletedAt === null,
-      emails: row.email ? [{ value: row.email, type: "work", primary: true }] : undefined,
+      emails: profile.emails ?? derived.emails,
+      phoneNumbers: profile.phoneNumbers,
+      ims: profile.ims,
+      photos: profile.photos,
+      addresses: profile.addresses,
+      entitlements: profile.entitlements,
+      roles: profile.roles,
       groups: memberOf.length
         ? memberOf.map((group) => dropUndefined({ value: group.groupExternalId, display: group.groupName ?? undefined, $ref: `${baseUrl}/Groups/${encodeURIComponent(group.groupExternalId)}` }))
         : undefined,
@@ -114,6 +153,7 @@ export function connectionGroup(row: GroupRow, memberIds: string[], baseUrl: str
     dropUndefined({
       schemas: [SCHEMA.group],
       id: row.externalId,
+      externalId: row.scimExternalId ?? undefined,
       displayName: row.name ?? undefined,
       members: [...memberIds].sort().map((userId) => ({ value: userId, type: "User", $ref: `${baseUrl}/Users/${encodeURIComponent(userId)}` })),
       meta: { resourceType: "Group", created: iso(row.createdAt), lastModified: iso(row.updatedAt), location: `${baseUrl}/Groups/${encodeURIComponent(row.externalId)}` },
@@ -140,13 +180,9 @@ const iso = (ms: number | null) => (ms === null ? undefined : new Date(ms).toISO
 const dropUndefined = (resource: Json): Json => Object.fromEntries(Object.entries(resource).filter(([, value]) => value !== undefined));
 
 /** Filter attributes under a connection: `id` is the external_id, `externalId` the client's own. */
-function override(base: AttributeMap, core: string, entries: AttributeMap, remove: string[] = []): AttributeMap {
+function override(base: AttributeMap, core: string, entries: AttributeMap): AttributeMap {
   const urn = core.toLowerCase();
   const result: AttributeMap = { ...base };
-  for (const name of remove) {
-    delete result[name];
-    delete result[`${urn}:${name}`];
-  }
   for (const [name, attribute] of Object.entries(entries)) {
     result[name] = attribute;
     result[`${urn}:${name}`] = attribute;
@@ -159,9 +195,7 @@ export const connectionUserFilterAttributes = override(userFilterAttributes, SCH
   externalid: { kind: "caseExactString", expression: sql`${users.scimExternalId}` },
 });
 
-export const connectionGroupFilterAttributes = override(
-  groupFilterAttributes,
-  SCHEMA.group,
-  { id: { kind: "caseExactString", expression: sql`${groups.externalId}` } },
-  ["externalid"],
-);
+export const connectionGroupFilterAttributes = override(groupFilterAttributes, SCHEMA.group, {
+  id: { kind: "caseExactString", expression: sql`${groups.externalId}` },
+  externalid: { kind: "caseExactString", expression: sql`${groups.scimExternalId}` },
+});

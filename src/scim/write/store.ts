@@ -13,7 +13,7 @@ import { QUEUE_MESSAGE_VERSION } from "../../queue-message";
  * Reads and writes of one SCIM connection's users and groups. Every read is keyed by the
  * connection's provider (`scim-<id>`), so no id can reach another connection's records or a
  * webhook or reconciliation provider's. Every write is a neutral event applied through
- * directory/writes.ts, in one D1 batch with its processed_events and event_log rows
+ * directory/writes.ts, in one D1 batch with its event_log row
  * (consumer/event-log.ts), so the change feed records it like any other source.
  */
 
@@ -112,13 +112,25 @@ export interface UniqueName {
  * `unique`: the batch also fails (and nothing is written) if, once applied, two live records of the
  * provider share this name (case-insensitive), so two concurrent POSTs cannot both pass the check
  * made before them. D1 runs a batch as one transaction; the guard inserts the same
- * processed_events key twice when the count is over one, so the primary key aborts it. Returns
+ * work_claims key twice when the count is over one, so the primary key aborts it. Returns
  * false in that case.
+ *
+ * `guard`: the destructive guard's window increment and in-batch re-check
+ * (consumer/destructive-guard.ts planDestructive), run in this batch so a deactivation and the
+ * budget it spends commit together or not at all; a failed re-check surfaces as the error
+ * isGuardRecheckFailure recognizes (scim/write/guard.ts handles it).
  */
-export async function commit(d1: D1Database, events: DirectoryEvent[], now: number, unique?: UniqueName, expect?: Expectation): Promise<boolean> {
+export async function commit(
+  d1: D1Database,
+  events: DirectoryEvent[],
+  now: number,
+  unique?: UniqueName,
+  expect?: Expectation,
+  guard: SQL[] = [],
+): Promise<boolean> {
   if (events.length === 0) return true;
   const outcomes: OutcomeRow[] = events.map((event) => ({ message: { v: QUEUE_MESSAGE_VERSION, kind: "event", event, receivedAt: now }, attempts: 1, note: null }));
-  const statements = [...staleGuards(events[0]!.eventId, now, expect), ...directoryWrites(events, now), ...recordOutcomes(outcomes, now)];
+  const statements = [...staleGuards(events[0]!.eventId, now, expect), ...directoryWrites(events, now), ...recordOutcomes(outcomes, now), ...guard];
   if (unique) {
     const key = foldCase(unique.name);
     const holders =
@@ -126,7 +138,7 @@ export async function commit(d1: D1Database, events: DirectoryEvent[], now: numb
         ? sql`(SELECT count(*) FROM users WHERE provider = ${unique.provider} AND user_name_key = ${key} AND deleted_at IS NULL)`
         : sql`(SELECT count(*) FROM groups WHERE provider = ${unique.provider} AND name_key = ${key} AND deleted_at IS NULL)`;
     statements.push(sql`
-      INSERT INTO processed_events (provider, event_id, processed_at)
+      INSERT INTO work_claims (scope, key, claimed_at)
       SELECT ${unique.provider}, ${`scim-unique-guard:${events[0]!.eventId}`}, ${now} FROM (SELECT 1 UNION ALL SELECT 2)
       WHERE ${holders} > 1`);
   }
@@ -135,8 +147,8 @@ export async function commit(d1: D1Database, events: DirectoryEvent[], now: numb
     return true;
   } catch (error) {
     // Both guards fail the same way (the primary key); whether the expectation still holds says which.
-    if (expect && /UNIQUE constraint failed: processed_events/i.test(String(error)) && !(await expectationHolds(d1, expect))) throw new StaleWrite();
-    if (unique && /UNIQUE constraint failed: processed_events/i.test(String(error))) return false;
+    if (expect && /UNIQUE constraint failed: work_claims/i.test(String(error)) && !(await expectationHolds(d1, expect))) throw new StaleWrite();
+    if (unique && /UNIQUE constraint failed: work_claims/i.test(String(error))) return false;
     throw error;
   }
 }
@@ -191,12 +203,12 @@ function conditions(expect: Expectation): SQL[] {
   return holds;
 }
 
-/** Inserts the same processed_events key twice when an expectation fails, so the primary key aborts the batch. */
+/** Inserts the same work_claims key twice when an expectation fails, so the primary key aborts the batch. */
 function staleGuards(eventId: string, now: number, expect?: Expectation): SQL[] {
   const holds = expect ? conditions(expect) : [];
   if (holds.length === 0) return [];
   return [
-    sql`INSERT INTO processed_events (provider, event_id, processed_at)
+    sql`INSERT INTO work_claims (scope, key, claimed_at)
         SELECT 'scim', ${STALE_GUARD + eventId}, ${now} FROM (SELECT 1 UNION ALL SELECT 2)
         WHERE NOT (${sql.join(holds, sql` AND `)})`,
   ];

@@ -1,5 +1,8 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { filterQuery, newConnection, PATCH_OP, scim, USER_SCHEMA, type ScimReply } from "../../support/scim-connection";
+import type { DirectoryEvent } from "../../../src/events";
+import { commit } from "../../../src/scim/write/store";
+import { filterQuery, newConnection, PATCH_OP, scim, USER_SCHEMA, type ScimReply, type TestConnection } from "../../support/scim-connection";
 
 /**
  * Entra ID's documented rate for one tenant, at least 25 requests per second, held for 8 seconds
@@ -8,16 +11,56 @@ import { filterQuery, newConnection, PATCH_OP, scim, USER_SCHEMA, type ScimReply
  * 4-request cycle is a lookup by userName (no match), a create, a lookup by externalId, and a
  * disabling PATCH of the user just created. Every request must succeed; the latencies are printed
  * and recorded in BENCHMARKS.md ("SCIM connection at 25 requests per second").
+ *
+ * The 50 disabling PATCHes are deactivations, which the destructive guard budgets at
+ * max(DESTRUCTIVE_GUARD_MIN, 5 % of the organization's users) per hour. As in a real tenant at this
+ * rate, the organization already has users: 1,000, provisioned earlier (written the way a POST
+ * writes them), so the budget (5 % of 1,050) covers the run. A newly connected organization of 50
+ * would be held past 20: test/scim/write/destructive-guard.integration.test.ts.
  */
 
 const RATE_PER_SECOND = 25;
 const SECONDS = 8;
+
+/** Users the organization already has, written in chunks the way POST /Users writes each. */
+const EXISTING_USERS = 1_000;
+const SEED_CHUNK = 250;
+
+async function seedExistingUsers(connection: TestConnection, now: number): Promise<void> {
+  for (let first = 0; first < EXISTING_USERS; first += SEED_CHUNK) {
+    const events: DirectoryEvent[] = Array.from({ length: SEED_CHUNK }, (_, offset) => {
+      const n = first + offset;
+      const userName = `existing.user.${n}@example.com`;
+      return {
+        provider: connection.provider,
+        eventId: `scim:seed-${n}`,
+        occurredAt: now,
+        sourceType: "scim.user.create",
+        kind: "user_upserted",
+        user: {
+          externalId: crypto.randomUUID(),
+          email: userName,
+          firstName: "Existing",
+          lastName: `User ${n}`,
+          active: true,
+          organizationId: connection.organizationId,
+          directoryId: null,
+          userName,
+          scimExternalId: `existing-${n}`,
+          attributes: null,
+        },
+      };
+    });
+    await commit(env.DB, events, now);
+  }
+}
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 describe("one connection at 25 requests per second", () => {
   it(`answers ${RATE_PER_SECOND * SECONDS} Entra-shaped requests in ${SECONDS} s, every one successfully`, { timeout: 60_000 }, async () => {
     const connection = await newConnection("org_load", Date.now());
+    await seedExistingUsers(connection, Date.now());
     const call = (method: string, path: string, body?: unknown) => scim(connection, Date.now, method, path, body);
     const total = RATE_PER_SECOND * SECONDS;
     const interval = 1000 / RATE_PER_SECOND;

@@ -64,6 +64,8 @@ describe("an Okta session (OKTA_SCIM20)", () => {
       name: { givenName: "Test", familyName: "User" },
       emails: [{ value: "test.user@okta.local", type: "work", primary: true }],
       active: true,
+      displayName: "Test User",
+      locale: "en-US",
       meta: { resourceType: "User", location: `${connection.base}/Users/${userId}` },
     });
     expect(created.body.password).toBeUndefined();
@@ -98,7 +100,8 @@ describe("an Okta session (OKTA_SCIM20)", () => {
       meta: { resourceType: "User", created: "2019-10-21T20:22:53.000Z", lastModified: "2019-10-21T20:22:53.000Z" },
     });
     expect(updated.status).toBe(200);
-    expect(updated.body.name).toStrictEqual({ givenName: "Another", familyName: "User" });
+    expect(updated.body.name).toStrictEqual({ givenName: "Another", familyName: "User", middleName: "Fictional" });
+    expect(updated.body).toMatchObject({ displayName: "Another User", locale: "en-US" });
     expect(updated.headers.get("etag")).not.toBe(created.headers.get("etag"));
 
     // A second user for the membership changes.
