@@ -142,7 +142,7 @@ out(`${kib(bundle.rawBytes)} raw, **${kib(bundle.gzipBytes)} gzip** (target ≤ 
 out();
 
 // Cost model
-type CostRow = { dedupeKv: "cache" | "kv" | "off"; perEvent: { workerRequests: number; queueMessages: number; kvReads: number; kvWrites: number; d1RowsRead: number; d1RowsWritten: number; changes: number } };
+type CostRow = { dedupeKv: "cache" | "kv" | "off"; perEvent: { workerRequests: number; queueMessages: number; kvReads: number; kvWrites: number; d1RowsRead: number; d1RowsWritten: number; d1RowsWrittenCreate: number; d1RowsWrittenUpdate: number; d1RowsReadCreate: number; d1RowsReadUpdate: number; changes: number } };
 const costs = collected.costs as CostRow[];
 // Cloudflare's published list prices beyond each plan's monthly inclusion (Workers Paid), per million.
 const PRICES = { workerRequests: 0.3, queueOperations: 0.4, kvReads: 0.5, kvWrites: 5.0, d1RowsRead: 0.001, d1RowsWritten: 1.0 };
@@ -166,6 +166,21 @@ for (const row of costs) {
   out(`| ${row.dedupeKv === "cache" ? "cache (default)" : row.dedupeKv} | ${cells.join(" | ")} | **$${total.toFixed(2)}** |`);
 }
 out();
+// The same events by path, with the default fast path: creating a user, or updating one.
+{
+  const base = costs.find((row) => row.dedupeKv === "cache") ?? costs[0]!;
+  const e = base.perEvent;
+  const fixed = e.workerRequests * PRICES.workerRequests + e.queueMessages * 3 * PRICES.queueOperations + e.kvReads * PRICES.kvReads + e.kvWrites * PRICES.kvWrites;
+  const path = (written: number, read: number) => fixed + written * PRICES.d1RowsWritten + read * PRICES.d1RowsRead;
+  out("By path, default fast path (the workload above is one create per three updates; each consumer batch holds one event per user):");
+  out();
+  out("| path | D1 rows written / event | D1 rows read / event | total per million events | ≤ 4 rows written | ≤ $6 |");
+  out("| --- | --- | --- | --- | --- | --- |");
+  out(`| update of an existing user (the steady state) | ${fmt(e.d1RowsWrittenUpdate)} | ${fmt(e.d1RowsReadUpdate)} | **$${path(e.d1RowsWrittenUpdate, e.d1RowsReadUpdate).toFixed(2)}** | ${verdict(e.d1RowsWrittenUpdate <= 4)} | ${verdict(path(e.d1RowsWrittenUpdate, e.d1RowsReadUpdate) <= 6)} |`);
+  out(`| creation of a user | ${fmt(e.d1RowsWrittenCreate)} | ${fmt(e.d1RowsReadCreate)} | $${path(e.d1RowsWrittenCreate, e.d1RowsReadCreate).toFixed(2)} | ${verdict(e.d1RowsWrittenCreate <= 4)} | ${verdict(path(e.d1RowsWrittenCreate, e.d1RowsReadCreate) <= 6)} |`);
+  out(`| the mixed workload above | ${fmt(e.d1RowsWritten)} | ${fmt(e.d1RowsRead)} | $${path(e.d1RowsWritten, e.d1RowsRead).toFixed(2)} | ${verdict(e.d1RowsWritten <= 4)} | ${verdict(path(e.d1RowsWritten, e.d1RowsRead) <= 6)} |`);
+  out();
+}
 
 // Notifications: the relay (inside the event consumer) and the notifications consumer, per change.
 type NotifyCosts = {

@@ -18,15 +18,21 @@ import { countingKv, meteredD1 } from "./metering";
  */
 
 const DELIVERIES = 200;
+const USERS = 50;
 
-/** The 200 signed deliveries (50 users, 4 updates each) through the Worker; what it queued. */
+/**
+ * The 200 signed deliveries (50 users, 4 events each: the first creates the user, the next three
+ * update them) through the Worker; what it queued. Queued in rounds, so the consumer sees each
+ * user once per batch, as in production where one user's events rarely share a batch (a batch
+ * holding several of one user's events writes the user once).
+ */
 async function ingest(prefix: string, overrides: Partial<Env>) {
   // Recorded, not forwarded: the consumer below is the only one that sees these messages.
   const sent: unknown[] = [];
   const queue = { send: async (body: unknown) => void sent.push(body) } as unknown as Queue;
   let requests = 0;
   for (let i = 0; i < DELIVERIES; i++) {
-    const body = JSON.stringify(scalekitEvent("user_updated", scalekitUser({ id: `${prefix}_${i % 50}`, given_name: `v${i}` })));
+    const body = JSON.stringify(scalekitEvent("user_updated", scalekitUser({ id: `${prefix}_${i % USERS}`, given_name: `v${i}` })));
     const response = await callApp(new Request("https://sync.example.com/webhooks/scalekit", { method: "POST", body, headers: await signedHeaders(body) }), {
       EVENTS_QUEUE: queue,
       ...overrides,
@@ -50,11 +56,16 @@ it("billable operations per event", async () => {
     const d1 = meteredD1(env.DB);
     const changesBefore = await changeCount();
     let consumerInvocations = 0;
-    for (let i = 0; i < sent.length; i += 100) {
-      await deliverBatch(sent.slice(i, i + 100), { env: { ...env, DB: d1.db } });
+    let createRows = { read: 0, written: 0 };
+    // One batch per round of 50 distinct users: the first round creates them, the others update.
+    for (let i = 0; i < sent.length; i += USERS) {
+      await deliverBatch(sent.slice(i, i + USERS), { env: { ...env, DB: d1.db } });
       consumerInvocations++;
+      if (i === 0) createRows = d1.rows();
     }
     const changes = (await changeCount()) - changesBefore;
+    const creates = USERS;
+    const updates = DELIVERIES - USERS;
     const perEvent = {
       workerRequests: (requests + consumerInvocations) / DELIVERIES,
       queueMessages: sent.length / DELIVERIES,
@@ -62,6 +73,12 @@ it("billable operations per event", async () => {
       kvWrites: counts.writes / DELIVERIES,
       d1RowsRead: d1.rows().read / DELIVERIES,
       d1RowsWritten: d1.rows().written / DELIVERIES,
+      // The two paths apart: an event creating its user, and one updating an existing user (the
+      // steady state: a user is created once and then changes for years).
+      d1RowsWrittenCreate: createRows.written / creates,
+      d1RowsWrittenUpdate: (d1.rows().written - createRows.written) / updates,
+      d1RowsReadCreate: createRows.read / creates,
+      d1RowsReadUpdate: (d1.rows().read - createRows.read) / updates,
       // Rows the change-feed triggers add to `changes` (already inside d1RowsWritten).
       changes: changes / DELIVERIES,
     };
@@ -87,7 +104,7 @@ it("billable operations per change notified", async () => {
   const notifyEnv = { ...env, DB: d1.db, APP_WEBHOOK_URL: receiver.hookUrl, APP_WEBHOOK_SECRET: NOTIFY_SECRET, NOTIFY_QUEUE: captured.queue } as Env;
 
   // The event consumer: applies the events, then relays their changes (same invocation).
-  for (let i = 0; i < sent.length; i += 100) await deliverBatch(sent.slice(i, i + 100), { env: notifyEnv });
+  for (let i = 0; i < sent.length; i += USERS) await deliverBatch(sent.slice(i, i + USERS), { env: notifyEnv });
   const consumerRows = d1.rows();
   const changes = await changeCount();
   const relayMessages = captured.all.length;
