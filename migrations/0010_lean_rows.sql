@@ -116,6 +116,16 @@ CREATE TABLE `__new_changes` (
 INSERT INTO `__new_changes` (`seq`, `type`, `provider`, `organization_id`, `directory_id`, `subject`, `cause`, `source`, `data`, `occurred_at`, `recorded_at`)
 SELECT `seq`, `type`, `provider`, `organization_id`, `directory_id`, `subject`, `cause`, `source`, `data`, `occurred_at`, `recorded_at` FROM `changes`;
 --> statement-breakpoint
+-- A feed that retention emptied kept its high-water mark only in sqlite_sequence; without
+-- AUTOINCREMENT the next change would get seq 1 and readers past it would skip it. Pruning
+-- deleted through the newest seq (feed_state pruned_through), so a marker row holds that number
+-- until newer changes exist; readers and the relay skip it (type feed.high_water) and retention
+-- prunes it like any change.
+INSERT INTO `__new_changes` (`seq`, `type`, `provider`, `subject`, `cause`, `source`, `data`, `occurred_at`, `recorded_at`)
+SELECT max(`value`), 'feed.high_water', '', '', '', 'system', '{}', 0, 0 FROM `feed_state`
+WHERE `key` IN ('pruned_through', 'relayed_through') AND NOT EXISTS (SELECT 1 FROM `changes`)
+HAVING max(`value`) > 0;
+--> statement-breakpoint
 DROP TABLE `changes`;
 --> statement-breakpoint
 ALTER TABLE `__new_changes` RENAME TO `changes`;

@@ -23,9 +23,12 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
  * The floor of RETENTION_DAYS. The event log's ids are the exactly-once authority, so an id may be
  * pruned only once no copy of its event can still arrive: a queued message lives at most 14 days
  * (Cloudflare Queues' maximum message retention; every retry and every dead-letter replay is a copy
- * of it), and a provider's redelivery is accepted only while its signed timestamp is within
- * WEBHOOK_TOLERANCE_SECONDS (at most an hour) of now. Pruning an id sooner could let a late copy
- * apply twice.
+ * of it). A provider's automatic retries come within its own schedule (Svix-style senders retry
+ * for about a day); each attempt is signed afresh, so the signature tolerance does not bound them,
+ * and a manual resend from the provider's dashboard reuses the event id at any time. So no floor
+ * stops every late copy. What keeps one harmless is the version guard: every write applies only
+ * over older state, so a copy arriving after its id was pruned re-applies nothing newer (it costs
+ * the work, and records nothing in the change feed: test/retention/event-log.integration.test.ts).
  */
 export const QUEUE_MAX_RETENTION_DAYS = 14;
 export const MAX_WEBHOOK_TOLERANCE_SECONDS = 3600;

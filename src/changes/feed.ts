@@ -1,3 +1,4 @@
+import { NOT_MARKER_SQL, redactedData } from "./erasure";
 import type { ReadScope } from "../directory/read";
 
 /**
@@ -69,9 +70,9 @@ export async function readChanges(d1: D1Database, after: number, limit: number, 
     d1.prepare(BOUNDS_SQL),
     d1
       .prepare(
-        `SELECT seq, type, provider, organization_id, directory_id, subject, cause, source, data, occurred_at, recorded_at
+        `SELECT seq, type, provider, organization_id, directory_id, subject, cause, source, ${redactedData("changes")} AS data, occurred_at, recorded_at
          FROM changes
-         WHERE seq > ?1 AND seq <= ?2
+         WHERE seq > ?1 AND seq <= ?2 AND ${NOT_MARKER_SQL}
            AND (?3 IS NULL OR organization_id = ?3)
            AND (?4 IS NULL OR provider = ?4)
            AND (?5 IS NULL OR type IN (SELECT value FROM json_each(?5)))

@@ -101,11 +101,15 @@ export async function planDestructive<T extends GuardCandidate>(
       `SELECT t.value ->> 0 AS provider, t.value ->> 1 AS organization,
               coalesce((SELECT w.applied FROM destructive_windows AS w
                         WHERE w.provider = t.value ->> 0 AND w.organization_id = t.value ->> 1 AND w.window_start = ?), 0) AS applied,
+              -- The budget's base: users live and active since before this window. Users created
+              -- in the window (a leaked SCIM token POSTing junk, a burst of webhooks) or already
+              -- inactive cannot inflate it.
               (SELECT count(*) FROM users AS u WHERE u.provider = t.value ->> 0 AND coalesce(u.organization_id, '') = t.value ->> 1
-                                                 AND u.forgotten_at IS NULL) AS size
+                                                 AND u.forgotten_at IS NULL AND u.deleted_at IS NULL AND u.active = 1
+                                                 AND u.created_at < ?) AS size
        FROM json_each(?) AS t`,
     )
-    .bind(start, JSON.stringify(tenants))
+    .bind(start, start, JSON.stringify(tenants))
     .all<{ provider: string; organization: string; applied: number; size: number }>();
 
   const held = new Set<T>();

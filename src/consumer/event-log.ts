@@ -165,6 +165,24 @@ export function recordUnfinished(
 }
 
 /**
+ * A held write whose id is derived from what it changes (a SCIM deactivation or delete: the user
+ * and the version it builds on), so the IdP's retries land on one row. The first message held is
+ * the one kept: a retry only counts (`attempts`) and touches `updated_at`, so the message an
+ * operator inspected is the message a release applies, whatever arrives with the same id later.
+ */
+export function recordHeldOnce(row: OutcomeRow, code: string, now: number): SQL {
+  const { message } = row;
+  const key = keyOf(message);
+  const sourceType = message.kind === "event" ? message.event.sourceType : message.sourceType;
+  return sql`
+    INSERT INTO event_log (provider, event_id, subject, source_type, status, reason, attempts, occurred_at, received_at, updated_at, message)
+    VALUES (${key.provider}, ${key.eventId}, ${subjectOf(message)}, ${sourceType}, 'held', ${code}, 1,
+            ${message.kind === "event" ? message.event.occurredAt : null}, ${message.receivedAt}, ${now}, ${JSON.stringify(message)})
+    ON CONFLICT (provider, event_id) DO UPDATE SET attempts = event_log.attempts + 1, updated_at = excluded.updated_at
+    WHERE event_log.status = 'held'`;
+}
+
+/**
  * A message the queue gave up on. The body is stored verbatim (even if it does not decode) and
  * the event, when known, is marked dead_lettered so operators can find and replay it. Its last
  * error and attempt count stay as the main consumer recorded them: the dead-letter queue counts

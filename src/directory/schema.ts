@@ -403,7 +403,26 @@ export const changes = sqliteTable(
     occurredAt: integer("occurred_at").notNull(),
     recordedAt: integer("recorded_at").notNull(),
   },
-  (table) => [index("changes_subject_idx").on(table.provider, table.subject)],
+  // No index by subject: erasure records itself in change_erasures and readers redact through it
+  // (changes/erasure.ts), so a change costs one row written, not two.
+);
+
+/**
+ * Erased subjects of the change feed (migration 0011): a user's changes of type `user.*` up to
+ * `through_seq`, or that happened at or before `through_occurred_at`, are shown with ids only. Readers
+ * redact through this table at once; the retention sweep rewrites the rows themselves, then drops
+ * the erasure. WITHOUT ROWID.
+ */
+export const changeErasures = sqliteTable(
+  "change_erasures",
+  {
+    provider: text("provider").notNull(),
+    subject: text("subject").notNull(),
+    throughSeq: integer("through_seq").notNull().default(0),
+    throughOccurredAt: integer("through_occurred_at"),
+    recordedAt: integer("recorded_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.provider, table.subject] })],
 );
 
 /**

@@ -192,12 +192,14 @@ export function forgetUsers(rows: Rows, now: number): SQL[] {
     ...resetMemberships("users", payload, now),
     // The change feed forgets too, even when this erasure is older than the user's current state
     // (a re-provisioning in the same batch): everything recorded up to the erasure is reduced to ids.
+    // Recorded in change_erasures, which every reader of the feed redacts through (changes/erasure.ts).
     sql`
-    UPDATE changes SET data = json_object('user', json_object('id', changes.subject))
-    FROM (SELECT r.value ->> 'provider' AS provider, r.value ->> 'externalId' AS external_id, max(r.value ->> 'occurredAt') AS occurred_at
-          FROM json_each(${payload}) AS r GROUP BY 1, 2) AS f
-    WHERE changes.provider = f.provider AND changes.subject = f.external_id AND changes.type LIKE 'user.%'
-      AND changes.occurred_at <= f.occurred_at`,
+    INSERT INTO change_erasures (provider, subject, through_seq, through_occurred_at, recorded_at)
+    SELECT r.value ->> 'provider', r.value ->> 'externalId', 0, max(r.value ->> 'occurredAt'), ${now}
+    FROM json_each(${payload}) AS r WHERE true GROUP BY 1, 2
+    ON CONFLICT (provider, subject) DO UPDATE SET
+      through_occurred_at = max(coalesce(change_erasures.through_occurred_at, 0), excluded.through_occurred_at),
+      recorded_at = excluded.recorded_at`,
     sql`
     INSERT INTO users (provider, external_id, active, created_at, updated_at, deleted_at, forgotten_at,
                        last_event_at, last_event_version)

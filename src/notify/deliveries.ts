@@ -1,7 +1,11 @@
+import { NOT_MARKER_SQL, redactedData } from "../changes/erasure";
 import { sql, type SQL } from "drizzle-orm";
 import { runAtomically } from "../d1";
 import { advanceRelayedThroughStatement, disableEndpointStatement, ENDPOINT_DISABLED } from "./feed-state";
 import type { ChangeRow } from "../changes/feed";
+
+/** The high-water marker of migration 0010 is never relayed (changes/erasure.ts). */
+const NOT_MARKER = sql.raw(NOT_MARKER_SQL);
 
 /**
  * The only code that writes `change_deliveries`: one row per change once relayed, with its
@@ -45,7 +49,7 @@ export async function relayWindow(d1: D1Database, relayedThrough: number, now: n
   const window = sql`SELECT seq FROM changes WHERE seq > ${relayedThrough} ORDER BY seq LIMIT ${RELAY_WINDOW}`;
   const [inserted, advanced] = await runAtomically(d1, [
     sql`INSERT OR IGNORE INTO change_deliveries (seq, subject_key, status, attempts, updated_at, next_attempt_at)
-        SELECT seq, provider || char(9) || subject, 'pending', 0, ${now}, ${now} FROM changes WHERE seq IN (${window})
+        SELECT seq, provider || char(9) || subject, 'pending', 0, ${now}, ${now} FROM changes WHERE seq IN (${window}) AND ${NOT_MARKER}
         RETURNING seq`,
     advanceRelayedThroughStatement(sql`SELECT max(seq) FROM (${window})`),
   ]);
@@ -111,7 +115,7 @@ export async function loadDelivery(d1: D1Database, seq: number): Promise<LoadedD
   const row = await d1
     .prepare(
       `SELECT d.seq, d.subject_key, d.status, d.attempts, d.updated_at, d.next_attempt_at, d.lease_until,
-              c.seq AS change_seq, c.type, c.provider, c.organization_id, c.directory_id, c.subject, c.cause, c.source, c.data, c.occurred_at, c.recorded_at,
+              c.seq AS change_seq, c.type, c.provider, c.organization_id, c.directory_id, c.subject, c.cause, c.source, ${redactedData("c")} AS data, c.occurred_at, c.recorded_at,
               b.seq AS blocker_seq, max(coalesce(b.next_attempt_at, b.updated_at), coalesce(b.lease_until, 0)) AS blocker_due_at,
               EXISTS (SELECT 1 FROM feed_state WHERE key = ?2) AS disabled
        FROM change_deliveries AS d
@@ -328,7 +332,7 @@ export async function resetToPending(d1: D1Database, range: { seq: number } | { 
   const selection = "seq" in range ? sql`seq = ${range.seq}` : sql`seq >= ${range.fromSeq} ORDER BY seq LIMIT ${range.limit}`;
   const [result] = await runAtomically(d1, [
     sql`INSERT INTO change_deliveries (seq, subject_key, status, attempts, updated_at, next_attempt_at)
-        SELECT seq, provider || char(9) || subject, 'pending', 0, ${now}, ${now} FROM changes WHERE ${selection}
+        SELECT seq, provider || char(9) || subject, 'pending', 0, ${now}, ${now} FROM changes WHERE ${NOT_MARKER} AND ${selection}
         ON CONFLICT (seq) DO UPDATE SET status = 'pending', attempts = 0, last_status = NULL, last_error = NULL, delivered_at = NULL,
           updated_at = excluded.updated_at, next_attempt_at = excluded.next_attempt_at
         RETURNING seq`,

@@ -1,3 +1,4 @@
+import { ERASURE_SWEEP_MAX_ROUND_TRIPS, sweepErasures } from "../changes/erasure";
 import { pruneChanges, PRUNE_MAX_ROUND_TRIPS as CHANGES_MAX_ROUND_TRIPS } from "../changes/retention";
 import { ConfigError, consumerConfig, feedConfig, notifyConfig, retentionConfig } from "../config";
 import { describeError } from "../consumer/event-log";
@@ -28,13 +29,20 @@ export interface RetentionStep {
 }
 
 /** Round trips one invocation may spend on retention, every step together. */
-export const ROUND_TRIPS_PER_INVOCATION = 24;
+export const ROUND_TRIPS_PER_INVOCATION = 30;
 
 export const RETENTION_STEPS: RetentionStep[] = [
   {
     name: "changes",
     maxRoundTrips: CHANGES_MAX_ROUND_TRIPS,
     run: async (d1, now, env) => ({ deleted: await pruneChanges(d1, now, feedConfig(env).retentionDays, { holdForRelay: notificationsOn(env) }) }),
+  },
+  // Erasure first: personal data an erasure covers is rewritten within a few passes (readers
+  // already redact it), whatever else retention has to do.
+  {
+    name: "change_erasures",
+    maxRoundTrips: ERASURE_SWEEP_MAX_ROUND_TRIPS,
+    run: (d1, now) => sweepErasures(d1, now),
   },
   {
     name: "dead_letters",

@@ -48,7 +48,7 @@ const typesOf = (changes: Change[]) => changes.map((change) => `${change.type} $
 describe("the change feed", () => {
   beforeEach(async () => {
     await env.DB.exec(
-      "DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM changes; DELETE FROM feed_state; DELETE FROM work_claims; DELETE FROM event_log; DELETE FROM reconcile_runs;",
+      "DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM changes; DELETE FROM change_erasures; DELETE FROM feed_state; DELETE FROM work_claims; DELETE FROM event_log; DELETE FROM reconcile_runs;",
     );
   });
 

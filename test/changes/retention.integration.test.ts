@@ -26,7 +26,7 @@ const prunedThrough = async () => (await env.DB.prepare("SELECT value FROM feed_
 describe("change retention keeps the newest change", () => {
   beforeEach(async () => {
     await env.DB.exec(
-      "DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM changes; DELETE FROM change_deliveries; DELETE FROM feed_state; DELETE FROM work_claims; DELETE FROM event_log;",
+      "DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM changes; DELETE FROM change_erasures; DELETE FROM change_deliveries; DELETE FROM feed_state; DELETE FROM work_claims; DELETE FROM event_log;",
     );
   });
 

@@ -33,7 +33,7 @@ const latest = async () => (await env.DB.prepare("SELECT coalesce(max(seq), 0) A
 describe("review 12: Scalekit flip-flop", () => {
   beforeEach(async () => {
     await env.DB.exec(
-      "DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM directories; DELETE FROM reconcile_runs; DELETE FROM reconcile_seen; DELETE FROM reconcile_pending; DELETE FROM work_claims; DELETE FROM event_log; DELETE FROM changes;",
+      "DELETE FROM users; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets; DELETE FROM directories; DELETE FROM reconcile_runs; DELETE FROM reconcile_seen; DELETE FROM reconcile_pending; DELETE FROM work_claims; DELETE FROM event_log; DELETE FROM changes; DELETE FROM change_erasures;",
     );
   });
 

@@ -1,3 +1,4 @@
+import { runRetention } from "../../src/retention";
 import { env } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/http/app";
@@ -206,6 +207,14 @@ describe("secrets and personal data", () => {
 
     const forget = { provider: "firstup", eventId: `forget_${crypto.randomUUID()}`, occurredAt: Date.now() + 1000, sourceType: "user.deleted", kind: "user_forgotten" as const, externalId: "fm" };
     await deliverBatch([eventMessage(forget)], { env: tenant.env() });
+
+    // The change feed shows ids only from the moment the erasure commits…
+    const feed = await callApp(new Request("https://sync.example/v1/changes?after=0&limit=500", { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } }));
+    const feedText = await feed.text();
+    expect(feed.status).toBe(200);
+    for (const value of Object.values(person)) expect(feedText, `the feed still shows ${value}`).not.toContain(value);
+    // …and the rows themselves are rewritten by the watchdog's retention sweep (changes/erasure.ts).
+    await runRetention(env, Date.now());
 
     const tables = (await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'").all<{ name: string }>()).results;
     expect(tables.map((table) => table.name)).toEqual(expect.arrayContaining(["users", "event_log", "dead_letters", "group_members", "work_claims"]));

@@ -39,7 +39,7 @@ const age = (provider: string, eventId: string, days: number) =>
 describe("event log retention", () => {
   beforeEach(async () => {
     await env.DB.exec(
-      "DELETE FROM event_log; DELETE FROM dead_letters; DELETE FROM work_claims; DELETE FROM feed_state; DELETE FROM users; DELETE FROM changes; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets;",
+      "DELETE FROM event_log; DELETE FROM dead_letters; DELETE FROM work_claims; DELETE FROM feed_state; DELETE FROM users; DELETE FROM changes; DELETE FROM change_erasures; DELETE FROM groups; DELETE FROM group_members; DELETE FROM membership_versions; DELETE FROM membership_resets;",
     );
   });
   afterEach(() => vi.restoreAllMocks());

@@ -21,7 +21,7 @@ let logged: string[] = [];
 /** One row past its age in every pruned table (and nothing else), made the way production makes it where that is cheap. */
 async function seedExpired() {
   await env.DB.exec(
-    "DELETE FROM users; DELETE FROM changes; DELETE FROM change_deliveries; DELETE FROM feed_state; DELETE FROM dead_letters; DELETE FROM event_log; DELETE FROM work_claims; DELETE FROM reconcile_runs; DELETE FROM reconcile_seen; DELETE FROM reconcile_pending; DELETE FROM destructive_windows;",
+    "DELETE FROM users; DELETE FROM changes; DELETE FROM change_erasures; DELETE FROM change_deliveries; DELETE FROM feed_state; DELETE FROM dead_letters; DELETE FROM event_log; DELETE FROM work_claims; DELETE FROM reconcile_runs; DELETE FROM reconcile_seen; DELETE FROM reconcile_pending; DELETE FROM destructive_windows;",
   );
   // An ended guard window (written before the current one the erasure below counts in).
   await env.DB.prepare("INSERT INTO destructive_windows (provider, organization_id, window_start, applied) VALUES ('scalekit', 'org_1', ?, 1)").bind(now - 10 * DAY).run();

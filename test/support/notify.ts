@@ -125,5 +125,5 @@ export async function changeRows(db: D1Database = env.DB) {
 
 /** Empties the feed and its delivery state, so each test starts from no changes (seqs keep rising). */
 export async function clearFeed(db: D1Database = env.DB) {
-  await db.batch([db.prepare("DELETE FROM change_deliveries"), db.prepare("DELETE FROM feed_state"), db.prepare("DELETE FROM changes")]);
+  await db.batch([db.prepare("DELETE FROM change_deliveries"), db.prepare("DELETE FROM feed_state"), db.prepare("DELETE FROM changes"), db.prepare("DELETE FROM change_erasures")]);
 }

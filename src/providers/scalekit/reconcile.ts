@@ -568,13 +568,14 @@ async function finishUnit(run: ReconcileRun, given: DirectoryCheckpoint, deps: D
 // ---- shared ---------------------------------------------------------------------------------
 
 /**
- * Live users of this directory (?1 provider, ?2 directory, ?3 sole directory of ?4 organization).
- * A directory's users are its organization's, and saying so lets the read use users'
- * (organization_id, provider, directory_id) index; a user filed under the directory but another
- * organization is never treated as absent from it (the safe side).
+ * Live users of this directory (?1 provider, ?2 directory, ?3 sole directory of ?4 organization),
+ * whatever organization a user filed under the directory carries (null included): a user the
+ * directory lists must be found absent when it stops listing them. Read through the provider's
+ * rows: migration 0010 dropped the (provider, directory_id) index (a row written per user write),
+ * and these few reads per run cost rows read ($0.001 per million), not time that matters.
  */
-const IN_DIRECTORY = `u.organization_id = ?4 AND u.provider = ?1 AND u.forgotten_at IS NULL AND u.deleted_at IS NULL
-  AND (u.directory_id = ?2 OR (?3 = 1 AND u.directory_id IS NULL))`;
+const IN_DIRECTORY = `u.provider = ?1 AND u.forgotten_at IS NULL AND u.deleted_at IS NULL
+  AND (u.directory_id = ?2 OR (?3 = 1 AND u.directory_id IS NULL AND u.organization_id = ?4))`;
 
 interface StoredRow {
   external_id: string;

@@ -1,7 +1,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { isGuardRecheckFailure, planDestructive, secondsToWindowEnd, type DestructiveGuardConfig } from "../../consumer/destructive-guard";
-import { recordUnfinished } from "../../consumer/event-log";
+import { recordHeldOnce } from "../../consumer/event-log";
 import { runAtomically } from "../../d1";
 import type { DirectoryEvent } from "../../events";
 import { log } from "../../log";
@@ -20,7 +20,8 @@ import { commit, type Expectation, type UniqueName } from "./store";
  *
  * A destructive write's event id comes from the user and the version it builds on
  * (`scim:deactivate:<digest>`, `scim:delete:<digest>`), not from the request. The IdP's retries of
- * a held write therefore land on the same held row (its message becomes the newest request's),
+ * a held write therefore land on the same held row (the first message held is kept: a later
+ * request with the same id, whatever its content, cannot change what an operator releases),
  * and the retry a new window lets through applies under that id: the row turns `applied` and
  * cannot be released a second time. A new row appears only after a write to the user applied
  * (a new version), so held rows per user grow with applied writes, never with retries.
@@ -92,6 +93,6 @@ function destructiveEventId(kind: DestructiveWrite, userId: string, versionRead:
 /** The write as a held queue message: releasing it sends exactly this to the consumer, marked released. */
 async function recordHeld(d1: D1Database, event: UserWrite, now: number): Promise<void> {
   const message: EventMessage = { v: QUEUE_MESSAGE_VERSION, kind: "event", receivedAt: now, event };
-  await runAtomically(d1, [recordUnfinished({ message, attempts: 1, note: null }, { status: "held", code: "destructive_guard" }, now)]);
+  await runAtomically(d1, [recordHeldOnce({ message, attempts: 1, note: null }, "destructive_guard", now)]);
   log("event.held", { provider: event.provider, eventId: event.eventId, reason: "destructive_guard" });
 }

@@ -136,8 +136,8 @@ describe("SCIM connection writes under the destructive guard", () => {
     for (let attempt = 0; attempt < 4; attempt++) expectPaused(await call(connection, T0 + 10 + attempt, "PATCH", `/Users/${target}`, attempt % 2 ? ENTRA_DEACTIVATE : OKTA_DEACTIVATE));
     const held = await guardRows(connection);
     expect(held.map((row) => [row.subject, row.status])).toStrictEqual([[target, "held"]]);
-    // The held message is the newest request's.
-    expect(JSON.parse(held[0]!.message!).event.occurredAt).toBe(T0 + 13);
+    // The held message is the first request's: a retry cannot change what an operator releases.
+    expect(JSON.parse(held[0]!.message!).event.occurredAt).toBe(T0 + 10);
 
     // After the window ends, the retry applies (a new budget) and closes the held row: it is no longer releasable.
     const nextWindow = HOUR + 3_600_000 + 5;
