@@ -5,6 +5,7 @@ import { userFingerprint } from "../../../src/directory/fingerprint";
 import { directoryWrites } from "../../../src/directory/writes";
 import type { DirectoryUser } from "../../../src/events";
 import { filterQuery, GROUP_SCHEMA, newConnection, PATCH_OP, scim, tickingClock, USER_SCHEMA, type TestConnection } from "../../support/scim-connection";
+import { redactedData } from "../../../src/changes/erasure";
 
 /**
  * A connection user's full SCIM profile (users.profile) and a connection group's externalId
@@ -21,7 +22,10 @@ interface Change {
 }
 
 async function changesOf(provider: string): Promise<Change[]> {
-  const rows = await env.DB.prepare("SELECT type, subject, data FROM changes WHERE provider = ? ORDER BY seq").bind(provider).all<{ type: string; subject: string; data: string }>();
+  // As every reader sees them: an erased subject's earlier changes redacted (changes/erasure.ts).
+  const rows = await env.DB.prepare(`SELECT type, subject, ${redactedData("changes")} AS data FROM changes WHERE provider = ? ORDER BY seq`)
+    .bind(provider)
+    .all<{ type: string; subject: string; data: string }>();
   return rows.results.map((row) => ({ ...row, data: JSON.parse(row.data) }));
 }
 
