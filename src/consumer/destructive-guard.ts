@@ -101,9 +101,9 @@ export async function planDestructive<T extends GuardCandidate>(
       `SELECT t.value ->> 0 AS provider, t.value ->> 1 AS organization,
               coalesce((SELECT w.applied FROM destructive_windows AS w
                         WHERE w.provider = t.value ->> 0 AND w.organization_id = t.value ->> 1 AND w.window_start = ?), 0) AS applied,
-              -- The budget's base: users live and active since before this window. Users created
-              -- in the window (a leaked SCIM token POSTing junk, a burst of webhooks) or already
-              -- inactive cannot inflate it.
+              -- The budget's base: users live and active now and created before this window (plus,
+              -- below, those this window removed). Users created in the window (a leaked SCIM
+              -- token POSTing junk, a burst of webhooks) or already inactive cannot inflate it.
               (SELECT count(*) FROM users AS u WHERE u.provider = t.value ->> 0 AND coalesce(u.organization_id, '') = t.value ->> 1
                                                  AND u.forgotten_at IS NULL AND u.deleted_at IS NULL AND u.active = 1
                                                  AND u.created_at < ?) AS size
@@ -115,7 +115,9 @@ export async function planDestructive<T extends GuardCandidate>(
   const held = new Set<T>();
   const statements: SQL[] = [];
   for (const { provider, organization, applied, size } of budgets.results) {
-    const limit = Math.max(guard.min, Math.floor(guard.maxShare * size));
+    // Every removal this window applied took one user out of `size`: adding them back keeps the
+    // base what it was when the window began, so the window can spend its whole share.
+    const limit = Math.max(guard.min, Math.floor(guard.maxShare * (size + applied)));
     const ordered = effective
       .filter((target) => target.row.event.provider === provider && tenantOf(target) === organization)
       .sort((a, b) => (versionOf(a.row.event) < versionOf(b.row.event) ? -1 : 1));

@@ -97,3 +97,21 @@ describe("destructive guard on the webhook path", () => {
     ]);
   });
 });
+
+describe("the guard's base over a window", () => {
+  it("a window can spend its whole share: removals it applied still count in the base (100 of 1,000 at 10%, in 10 batches)", async () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => `base_u${String(i).padStart(4, "0")}`);
+    for (let i = 0; i < ids.length; i += 100) {
+      await deliverBatch(ids.slice(i, i + 100).map((id) => eventMessage({ ...events.userUpserted(id, 1_000), provider: "scalekit-base" } as DirectoryEvent)));
+    }
+    await env.DB.exec(`UPDATE users SET created_at = created_at - ${7 * 24 * 3600 * 1000} WHERE provider = 'scalekit-base'`);
+    const deletions = ids.slice(0, 100).map((id, i) => ({ ...events.userDeleted(id, 2_000 + i), provider: "scalekit-base" }) as DirectoryEvent);
+    for (let i = 0; i < deletions.length; i += 10) {
+      await deliverBatch(deletions.slice(i, i + 10).map((event) => eventMessage(event)), { env: guardEnv({ DESTRUCTIVE_GUARD_MIN: "0", DESTRUCTIVE_GUARD_MAX_SHARE: "0.1" }) });
+    }
+    const statuses = await env.DB.prepare("SELECT status, count(*) AS n FROM event_log WHERE provider = 'scalekit-base' AND event_id IN (SELECT value FROM json_each(?)) GROUP BY 1")
+      .bind(JSON.stringify(deletions.map((event) => event.eventId)))
+      .all<{ status: string; n: number }>();
+    expect(statuses.results).toEqual([{ status: "applied", n: 100 }]);
+  }, 60_000);
+});
