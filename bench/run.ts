@@ -263,7 +263,7 @@ out();
   out("| --- | --- | --- |");
   for (const row of storage.perTable) out(`| \`${row.table}\` | ${fmt(row.rowsPerEvent)} | ${fmt(row.payloadBytesPerEvent)} |`);
   out();
-  out(`Steady state with the defaults (everything per event kept ${RETAINED_DAYS} days: \`RETENTION_DAYS\`, \`CHANGE_RETENTION_DAYS\`): **${(steadyBytes / 1e9).toFixed(1)} GB per million events a day**, against D1's 10 GB per database: ${verdict(steadyBytes <= D1_LIMIT_BYTES)}; at most about ${Math.floor(D1_LIMIT_BYTES / (storage.bytesPerEvent * RETAINED_DAYS) / 1000).toLocaleString("en")} thousand events a day fit. The event log and processed ids are not pruned yet (README, "Not yet built"): until they are, those rows stay for good. The directory itself (users, groups, memberships) grows with the directory, not with events, and is left out.`);
+  out(`Steady state with the defaults (everything per event kept ${RETAINED_DAYS} days: \`RETENTION_DAYS\`, \`CHANGE_RETENTION_DAYS\`): **${(steadyBytes / 1e9).toFixed(1)} GB per million events a day**, against D1's 10 GB per database: ${verdict(steadyBytes <= D1_LIMIT_BYTES)}; at most about ${Math.floor(D1_LIMIT_BYTES / (storage.bytesPerEvent * RETAINED_DAYS) / 1000).toLocaleString("en")} thousand events a day fit. Rows older than that are pruned by the watchdog's retention steps (README, "Retention"); unresolved events are kept until resolved. The directory itself (users, groups, memberships) grows with the directory, not with events, and is left out.`);
   out();
 }
 out(`Benchmark wall time: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
