@@ -44,6 +44,8 @@ export default defineConfig(async () => {
             // The upstream seen through the real bindings is tenant "default" of the test server.
             FIRSTUP_SCIM_URL: `${scim.url}/t/default/scim/v2`,
             FIRSTUP_SCIM_TOKEN: "test-scim-token",
+            // Firstup's webhook subscription API (the console's status): off unless a test sets it.
+            FIRSTUP_API_TOKEN: "",
             ADMIN_TOKEN: "test-admin-token",
             // Pinned empty, so a developer's .dev.vars (written by \`npm start\`) never reaches the tests:
             // each test that needs one of these sets it itself.

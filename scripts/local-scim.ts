@@ -2,7 +2,8 @@
  * A local SCIM 2.0 upstream for development: the same SCIMMY server the tests use, seeded with a
  * demo directory, so reconciliation and Firstup events can be tried without a Firstup account.
  *
- *   npm run upstream            # http://127.0.0.1:8788/t/demo/scim/v2 (what .dev.vars.example points at)
+ *   npm run upstream            # http://127.0.0.1:8788/t/demo/scim/v2 (what .dev.vars.example points at),
+ *                               # Firstup's webhook subscription API at http://127.0.0.1:8788/t/demo/v2/…
  *                               # and the Scalekit Directory API on :8789 (scripts/local-scalekit.ts)
  *
  * Change the directory while it runs (then `npm run reconcile`):
@@ -38,6 +39,18 @@ const seeded = await fetch(`${url}/t/demo/__control`, {
 if (!seeded.ok) throw new Error(`could not seed the demo directory: ${seeded.status}`);
 console.log(`SCIM upstream with ${users.length} users at ${url}/t/demo/scim/v2 (bearer token from .dev.vars FIRSTUP_SCIM_TOKEN)`);
 console.log("It pages at most 50 users per request, like many real servers. Ctrl-C to stop.");
+
+// Firstup's webhook subscription API on the same host (test/support/firstup-subscriptions.ts), no
+// subscriptions yet: the Worker's read token from .dev.vars, and a write token for
+// `FIRSTUP_API_TOKEN=dev-firstup-write-token npm run firstup:subscribe`, which stays out of .dev.vars.
+const readToken = devVar("FIRSTUP_API_TOKEN") ?? "dev-firstup-read-token";
+const webhooks = await fetch(`${url}/t/demo/__control/webhooks`, {
+  method: "PUT",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ tokens: { [readToken]: ["webhooks.read"], "dev-firstup-write-token": ["webhooks.read", "webhooks.write"] } }),
+});
+if (!webhooks.ok) throw new Error(`could not set up the webhook subscription API: ${webhooks.status}`);
+console.log(`Firstup webhook subscriptions at ${url}/t/demo/v2/webhooks/subscriptions (read: .dev.vars FIRSTUP_API_TOKEN; write: dev-firstup-write-token)`);
 
 // The Scalekit Directory API on 127.0.0.1:8789 too, so one `npm run upstream` serves both providers.
 await import("./local-scalekit.ts");

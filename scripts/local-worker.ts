@@ -17,14 +17,23 @@ export async function startLocalWorker(options: { port: number; state: string; f
     { stdio: "ignore", detached: true, env },
   );
   const url = `http://127.0.0.1:${options.port}`;
-  const deadline = Date.now() + 60_000;
+  // Generous: on a loaded two-core machine wrangler dev has taken over a minute to come up.
+  const deadline = Date.now() + 180_000;
   for (;;) {
     try {
       if ((await fetch(`${url}/healthz`)).ok) break;
     } catch {
       // not up yet
     }
-    if (Date.now() > deadline) throw new Error("wrangler dev did not start within 60 s");
+    if (Date.now() > deadline) {
+      // Stopped here, or the port stays taken by a server nobody will stop.
+      try {
+        process.kill(-server.pid!, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      throw new Error("wrangler dev did not start within 180 s");
+    }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   return {

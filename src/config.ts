@@ -1,6 +1,7 @@
 import * as z from "zod";
 import type { DedupeMode } from "./ingest/fast-path";
 import { parseSigningSecret } from "./notify/sign";
+import { apiUrlFromScimUrl, isHttpsOrLoopback } from "./providers/firstup/subscriptions";
 
 /**
  * Configuration, validated where it is used, one section per part of the Worker. A mistake in one
@@ -128,6 +129,10 @@ const sections = {
     RETENTION_DAYS: z.coerce.number().int().min(MIN_RETENTION_DAYS).max(3650).default(30),
     // Days finished reconciliation reports are kept; the newest of each provider and scope stays.
     RUN_REPORT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  }),
+  firstupApi: z.object({
+    // Firstup's API base for /v2/webhooks/subscriptions (the console's subscription status).
+    FIRSTUP_API_URL: z.string().trim().default("").refine((text) => text === "" || isHttpsOrLoopback(text), { message: "https URL (http only for 127.0.0.1, localhost, [::1])" }),
   }),
   notify: z
     .object({
@@ -266,6 +271,21 @@ export function notifyConfig(env: Env): NotifyConfig {
     maxAttempts: vars.NOTIFY_MAX_ATTEMPTS,
     timeoutMs: vars.NOTIFY_TIMEOUT_MS,
   };
+}
+
+export type FirstupApiConfig = {
+  /** FIRSTUP_API_URL, else FIRSTUP_SCIM_URL without its /scim/v2; null: neither says. */
+  url: string | null;
+  /** FIRSTUP_API_TOKEN (scope webhooks.read is all the Worker needs); null: unset. */
+  token: string | null;
+};
+
+/** Firstup's API for the console's webhook subscription status (src/providers/firstup/subscription-status.ts). */
+export function firstupApiConfig(env: Env): FirstupApiConfig {
+  const vars = parseSection(env, "firstupApi");
+  const scimUrl = typeof env.FIRSTUP_SCIM_URL === "string" ? env.FIRSTUP_SCIM_URL : "";
+  const token = typeof env.FIRSTUP_API_TOKEN === "string" ? env.FIRSTUP_API_TOKEN.trim() : "";
+  return { url: vars.FIRSTUP_API_URL || apiUrlFromScimUrl(scimUrl), token: token || null };
 }
 
 /**

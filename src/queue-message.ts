@@ -2,6 +2,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import * as z from "zod";
 import { directoryEvent, type DirectoryEvent } from "./events";
+import { importNamespace, importRow } from "./import/row";
 
 /**
  * What ingress puts on the Queue and the consumer takes off it. Versioned so a consumer that
@@ -50,12 +51,32 @@ export const queueMessage = z.discriminatedUnion("kind", [
     /** scan: the SCIM startIndex; sweep: the last external_id confirmed; finish: "". */
     cursor: z.string().max(256),
   }),
+  /**
+   * Rows of a bulk import (src/import), in file order. The consumer applies each row as its own
+   * user event, `<importId>:<row>`, so each row is exactly-once on its own. Introduced in version
+   * 2: an older consumer does not know the kind, retries it and dead-letters it, never misreads it.
+   */
+  z.object({
+    v: z.union([z.literal(2), z.literal(QUEUE_MESSAGE_VERSION)]),
+    kind: z.literal("import"),
+    /** When the import was accepted: every row's event time (its row number breaks ties). */
+    receivedAt: z.number().int(),
+    importId: z.string().regex(/^imp_[0-9a-f]{24}$/),
+    /** Only import namespaces: a message naming any other provider does not decode. */
+    provider: importNamespace,
+    organizationId: z.string().min(1).max(256),
+    directoryId: z.string().min(1).max(256).nullable(),
+    /** The chunk's position in the import (1-based), for logs and dead letters. */
+    chunk: z.number().int().min(1),
+    rows: z.array(importRow).min(1),
+  }),
 ]);
 export type QueueMessage = z.infer<typeof queueMessage>;
 export type EventMessage = Extract<QueueMessage, { kind: "event" }>;
 export type ReconcileMessage = Extract<QueueMessage, { kind: "reconcile" }>;
+export type ImportChunkMessage = Extract<QueueMessage, { kind: "import" }>;
 /** A message that carries a provider's delivery (applied or ignored), as opposed to internal work. */
-export type DeliveryMessage = Exclude<QueueMessage, ReconcileMessage>;
+export type DeliveryMessage = Exclude<QueueMessage, ReconcileMessage | ImportChunkMessage>;
 
 /**
  * Queues accept messages of at most 128 KB. Sizes are UTF-8 bytes of the JSON the Queue stores

@@ -81,6 +81,10 @@ it("billable operations per event", async () => {
       d1RowsReadUpdate: (d1.rows().read - createRows.read) / updates,
       // Rows the change-feed triggers add to `changes` (already inside d1RowsWritten).
       changes: changes / DELIVERIES,
+      // Of d1RowsWritten: the console's hourly counters (pipeline_hourly, migration 0012), one row
+      // per status per consumer batch; each batch here records one status (applied), so one row per
+      // batch (test/consumer/rows-written.integration.test.ts measures the same).
+      hourlyCounterRows: consumerInvocations / DELIVERIES,
     };
     if (dedupe === "cache") baselinePerEvent = { d1RowsRead: perEvent.d1RowsRead, d1RowsWritten: perEvent.d1RowsWritten };
     results.push({ dedupeKv: dedupe, deliveries: DELIVERIES, perEvent });

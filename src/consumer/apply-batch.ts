@@ -9,6 +9,7 @@ import { log } from "../log";
 import { runAtomically } from "../d1";
 import { findProcessed, keyOf, keyString, purgeMessagesAbout, recordFailure, recordOutcomes, recordUnfinished, type OutcomeRow } from "./event-log";
 import { retryDelaySeconds } from "./backoff";
+import { countOutcomes } from "./pipeline-hourly";
 import { isGuardRecheckFailure, planDestructive } from "./destructive-guard";
 import { resolveUpstreamEvents } from "./resolve-batch";
 
@@ -20,6 +21,17 @@ export interface ApplyOptions {
   /** Where events that must look at the upstream again later are re-queued. */
   queue: Queue;
   config: ConsumerConfig;
+  /**
+   * Log each applied row (`event.applied`, `event.held`). Bulk imports turn it off and log one line
+   * per chunk instead (import/consume.ts): their rows' outcomes are in event_log either way.
+   */
+  logEachOutcome?: boolean;
+  /**
+   * Drop rows held for an operator, as applied ones are. Bulk imports set it: a chunk is retried
+   * whole when any row failed, and its held deactivations must wait for a release (which travels as
+   * its own event message), not pass the guard again in a later window.
+   */
+  skipHeld?: boolean;
 }
 
 export interface Pending extends OutcomeRow {
@@ -59,7 +71,7 @@ export async function applyEventBatch(
   }
   if (pending.length === 0) return;
 
-  const processed = await findProcessed(db, pending.map((row) => keyOf(row.message)));
+  const processed = await findProcessed(db, pending.map((row) => keyOf(row.message)), { held: options.skipHeld === true });
   const fresh = pending.filter((row) => {
     if (!processed.has(keyString(keyOf(row.message)))) return true;
     log("event.duplicate", { ...keyOf(row.message), where: "d1" });
@@ -72,7 +84,7 @@ export async function applyEventBatch(
   if (ready.length === 0) return;
   try {
     await runAtomically(d1, await guardedStatements(d1, ready, options));
-    for (const row of ready) logOutcome(row);
+    if (options.logEachOutcome !== false) for (const row of ready) logOutcome(row);
     for (const row of ready) row.raw.ack();
   } catch (error) {
     log("batch.failed", { size: ready.length, error: String(error) });
@@ -94,6 +106,7 @@ async function guardedStatements(d1: D1Database, rows: Pending[], options: Apply
   return [
     ...batchStatements(applying, now),
     ...plan.statements,
+    ...countOutcomes([...held].map((row) => ({ ...keyOf(row.message), status: "held" as const })), now),
     ...[...held].map((row) => recordUnfinished(row, { status: "held", code: "destructive_guard" }, now)),
   ];
 }
@@ -102,7 +115,7 @@ async function applyAlone(d1: D1Database, db: DrizzleD1Database, row: Pending, o
   try {
     row.note = row.note === "destructive_guard" ? null : row.note;
     await runAtomically(d1, await guardedStatements(d1, [row], options));
-    logOutcome(row);
+    if (options.logEachOutcome !== false) logOutcome(row);
     row.raw.ack();
   } catch (error) {
     // Lost a race with another consumer applying the same event: that is success, once.

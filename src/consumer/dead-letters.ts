@@ -1,6 +1,7 @@
 import { queueMessage } from "../queue-message";
 import { log } from "../log";
-import { keyOf, recordDeadLetter } from "./event-log";
+import { rowEvents } from "../import/expand";
+import { keyOf, recordDeadLetter, recordDeadLetteredRows } from "./event-log";
 import { retryDelaySeconds } from "./backoff";
 
 /**
@@ -16,6 +17,14 @@ export async function recordDeadLetterBatch(
     const parsed = queueMessage.safeParse(raw.body);
     const message = parsed.success ? parsed.data : null;
     try {
+      if (message?.kind === "import") {
+        // A bulk import's chunk: its unapplied rows, each a dead letter of its own.
+        const rows = rowEvents(message).map((row, index) => ({ messageId: `${raw.id}-${message.rows[index]!.row}`, message: row }));
+        await recordDeadLetteredRows(d1, rows, options.now());
+        log("import.chunk_dead_lettered", { messageId: raw.id, importId: message.importId, chunk: message.chunk });
+        raw.ack();
+        continue;
+      }
       await recordDeadLetter(d1, { messageId: raw.id, body: safeStringify(raw.body), message }, options.now());
       const key = message && message.kind !== "reconcile" ? keyOf(message) : {};
       log("event.dead_lettered", { messageId: raw.id, ...key, kind: message?.kind, decodable: parsed.success });

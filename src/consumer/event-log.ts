@@ -1,7 +1,8 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
-import type { DeliveryMessage, QueueMessage } from "../queue-message";
+import type { DeliveryMessage, EventMessage, QueueMessage } from "../queue-message";
 import { runAtomically } from "../d1";
+import { countOutcomes } from "./pipeline-hourly";
 
 /**
  * The only code that writes event_log, work_claims and dead_letters (retention deletes old rows).
@@ -49,14 +50,17 @@ export function subjectOf(message: DeliveryMessage): string | null {
 
 const MAX_ERROR_LENGTH = 500;
 
-/** The keys among `keys` already applied: one read, whatever the batch size. */
-export async function findProcessed(db: DrizzleD1Database, keys: EventKey[]): Promise<Set<string>> {
+/**
+ * The keys among `keys` already applied (with `held`, or held for an operator): one read, whatever
+ * the batch size.
+ */
+export async function findProcessed(db: DrizzleD1Database, keys: EventKey[], options: { held?: boolean } = {}): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
   const rows = await db.all<{ provider: string; event_id: string }>(sql`
     SELECT p.provider, p.event_id FROM event_log AS p
     JOIN json_each(${JSON.stringify(keys.map((k) => [k.provider, k.eventId]))}) AS k
       ON p.provider = k.value ->> 0 AND p.event_id = k.value ->> 1
-    WHERE p.status = 'applied'`);
+    WHERE p.status = 'applied'${options.held ? sql` OR p.status = 'held'` : sql``}`);
   return new Set(rows.map((row) => keyString({ provider: row.provider, eventId: row.event_id })));
 }
 
@@ -106,6 +110,8 @@ export function recordOutcomes(rows: OutcomeRow[], now: number): SQL[] {
         ON e.provider = r.value ->> 'provider' AND e.event_id = r.value ->> 'eventId'
       WHERE e.status = 'applied'`);
   }
+  // The hour's counters, before the rows they count (pipeline-hourly.ts).
+  statements.push(...countOutcomes(logged.map(({ provider, eventId, status }) => ({ provider, eventId, status: status as "applied" | "ignored" })), now));
   // The stored message is cleared once an event is applied: it is only kept for replay.
   statements.push(sql`
     INSERT INTO event_log (provider, event_id, subject, source_type, status, reason, error, attempts,
@@ -125,7 +131,9 @@ export async function recordFailure(d1: D1Database, row: OutcomeRow, error: unkn
   const { message, attempts } = row;
   const key = keyOf(message);
   const sourceType = message.kind === "event" ? message.event.sourceType : message.sourceType;
-  await runAtomically(d1, [sql`
+  await runAtomically(d1, [
+    ...countOutcomes([{ ...key, status: "failed" }], now),
+    sql`
     INSERT INTO event_log (provider, event_id, subject, source_type, status, error, attempts, received_at, updated_at, message)
     VALUES (${key.provider}, ${key.eventId}, ${subjectOf(message)}, ${sourceType}, 'failed', ${describeError(error)}, ${attempts},
             ${message.receivedAt}, ${now}, ${JSON.stringify(message)})
@@ -193,9 +201,11 @@ export async function recordDeadLetter(
   input: { messageId: string; body: string; message: QueueMessage | null },
   now: number,
 ): Promise<void> {
-  const delivery = input.message && input.message.kind !== "reconcile" ? input.message : null;
+  const delivery = input.message && (input.message.kind === "event" || input.message.kind === "ignored") ? input.message : null;
   const key = delivery ? keyOf(delivery) : null;
   const statements = [
+    // Counted once per event entering dead_lettered (pipeline-hourly.ts), before the row changes.
+    ...(key ? countOutcomes([{ ...key, status: "dead_lettered" }], now) : []),
     sql`
     INSERT INTO dead_letters (message_id, provider, event_id, subject, body, recorded_at)
     VALUES (${input.messageId}, ${key?.provider ?? null}, ${key?.eventId ?? null}, ${delivery ? subjectOf(delivery) : null},
@@ -214,6 +224,47 @@ export async function recordDeadLetter(
     WHERE event_log.status NOT IN ('applied', 'ignored')`);
   }
   await runAtomically(d1, statements);
+}
+
+/**
+ * The rows of a bulk-import chunk the queue gave up on (src/import/consume.ts): each row not yet
+ * applied becomes a dead letter of its own, holding that row's event message (`messageId` is the
+ * chunk's message id and the row number), and its event is marked dead_lettered, so every row is
+ * found, replayed and pruned like any dead-lettered event. Set-based: three statements, whatever
+ * the chunk's size.
+ */
+export async function recordDeadLetteredRows(d1: D1Database, rows: { messageId: string; message: EventMessage }[], now: number): Promise<void> {
+  if (rows.length === 0) return;
+  const payload = JSON.stringify(
+    rows.map(({ messageId, message }) => ({
+      messageId,
+      ...keyOf(message),
+      subject: subjectOf(message),
+      sourceType: message.event.sourceType,
+      receivedAt: message.receivedAt,
+      body: JSON.stringify(message),
+    })),
+  );
+  // A row the destructive guard held stays held for an operator's release: it is not a dead letter.
+  const unfinished = sql`NOT EXISTS (SELECT 1 FROM event_log AS e WHERE e.provider = r.value ->> 'provider'
+    AND e.event_id = r.value ->> 'eventId' AND e.status IN ('applied', 'ignored', 'held'))`;
+  await runAtomically(d1, [
+    ...countOutcomes(rows.map(({ message }) => ({ ...keyOf(message), status: "dead_lettered" as const })), now, "entered", ["applied", "ignored", "held"]),
+    sql`
+    INSERT INTO dead_letters (message_id, provider, event_id, subject, body, recorded_at)
+    SELECT r.value ->> 'messageId', r.value ->> 'provider', r.value ->> 'eventId', r.value ->> 'subject', r.value ->> 'body', ${now}
+    FROM json_each(${payload}) AS r WHERE ${unfinished}
+    ON CONFLICT (message_id) DO NOTHING`,
+    sql`
+    INSERT INTO event_log (provider, event_id, subject, source_type, status, error, received_at, updated_at, message)
+    SELECT r.value ->> 'provider', r.value ->> 'eventId', r.value ->> 'subject', r.value ->> 'sourceType', 'dead_lettered',
+           'max_retries_exceeded', r.value ->> 'receivedAt', ${now}, r.value ->> 'body'
+    FROM json_each(${payload}) AS r WHERE true
+    ON CONFLICT (provider, event_id) DO UPDATE SET
+      status = 'dead_lettered', error = coalesce(event_log.error, excluded.error),
+      updated_at = excluded.updated_at, message = excluded.message
+    WHERE event_log.status NOT IN ('applied', 'ignored', 'held')`,
+  ]);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { consumerConfig, deadLetterQueueName, reconcileConfig } from "../config";
 import { log } from "../log";
-import { queueMessage, type DeliveryMessage, type ReconcileMessage } from "../queue-message";
+import { queueMessage, type DeliveryMessage, type ImportChunkMessage, type ReconcileMessage } from "../queue-message";
 import { providerModules, reconcileSources } from "../providers";
 import { spacedFetch } from "../providers/shared/rate-limit";
 import type { RefreshUpstream } from "../providers/types";
@@ -12,6 +12,7 @@ import { recordNotifyDeadLetters } from "../notify/dead-letters";
 import { handleNotificationBatch } from "../notify/deliver";
 import { NOTIFY_DEAD_LETTER_QUEUE_NAME, NOTIFY_QUEUE_NAME } from "../notify/message";
 import { relayFromEnv } from "../notify/relay";
+import { applyImportChunks } from "../import/consume";
 
 /**
  * SCIM requests one consumer invocation may make, retries included: under the Workers Free plan's
@@ -39,6 +40,7 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, n
 
   const deliveries: { raw: Message<unknown>; message: DeliveryMessage }[] = [];
   const reconcileSteps: { raw: Message<unknown>; message: ReconcileMessage }[] = [];
+  const importChunks: { raw: Message<unknown>; message: ImportChunkMessage }[] = [];
   for (const raw of batch.messages) {
     const parsed = queueMessage.safeParse(raw.body);
     if (!parsed.success) {
@@ -47,6 +49,8 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, n
       raw.retry({ delaySeconds: retryDelaySeconds(raw.attempts, config.retryBaseSeconds) });
     } else if (parsed.data.kind === "reconcile") {
       reconcileSteps.push({ raw, message: parsed.data });
+    } else if (parsed.data.kind === "import") {
+      importChunks.push({ raw, message: parsed.data });
     } else {
       deliveries.push({ raw, message: parsed.data });
     }
@@ -70,6 +74,8 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env, n
   };
   const clientFor = (provider: string) => reconcileSources.get(provider)?.clientFromEnv(env, fetchFor(provider)) ?? null;
   if (deliveries.length) await applyEventBatch(deliveries, env.DB, { ...options, upstreamFor, queue: env.EVENTS_QUEUE, config });
+  // Bulk import rows (src/import): one chunk at a time through the same writes.
+  if (importChunks.length) await applyImportChunks(importChunks, env.DB, { ...options, upstreamFor, queue: env.EVENTS_QUEUE, config });
   if (reconcileSteps.length) {
     await runReconcileSteps(reconcileSteps, { ...options, d1: env.DB, queue: env.EVENTS_QUEUE, clientFor, config: () => reconcileConfig(env) });
   }

@@ -36,27 +36,26 @@ export interface EventPage {
 /**
  * A page of the event log. Events that need attention (`status` = failed, held, …) come newest
  * first through their partial index; every other listing (applied, ignored, or no status) comes in
- * key order, bounded by EVENT_SCAN_WINDOW keys per page.
+ * key order, bounded by EVENT_SCAN_WINDOW keys per page. An attention listing filtered by what the
+ * index does not hold (provider, source type) looks at EVENT_SCAN_WINDOW index entries at most, too.
  */
 export async function listEvents(
   d1: D1Database,
-  filters: { status?: EventStatus; provider?: string; since?: number; until?: number },
+  filters: { status?: EventStatus; provider?: string; sourceType?: string; since?: number; until?: number },
   page: { after: EventCursor | null; limit: number },
 ): Promise<EventPage> {
-  // A page says whether a message or delivery is stored, never its content: a stored delivery can
-  // be a megabyte, and 200 of them must not be read to draw one list page.
-  const { message: _message, delivery: _delivery, ...columns } = getTableColumns(eventLog);
-  const stored = (column: typeof eventLog.message | typeof eventLog.delivery) => sql<string | null>`CASE WHEN ${column} IS NULL THEN NULL ELSE '' END`;
-  const selection = { ...columns, message: stored(eventLog.message).as("message"), delivery: stored(eventLog.delivery).as("delivery") };
+  const selection = listSelection();
   const filtered = and(
     filters.status === undefined ? undefined : eq(eventLog.status, filters.status),
     filters.provider === undefined ? undefined : eq(eventLog.provider, filters.provider),
+    filters.sourceType === undefined ? undefined : eq(eventLog.sourceType, filters.sourceType),
     filters.since === undefined ? undefined : gte(eventLog.receivedAt, filters.since),
     filters.until === undefined ? undefined : lte(eventLog.receivedAt, filters.until),
   );
   const db = drizzle(d1);
 
   if (filters.status !== undefined && ATTENTION_STATUSES.includes(filters.status)) {
+    if (filters.provider !== undefined || filters.sourceType !== undefined) return attentionWindow(d1, { ...filters, status: filters.status }, page);
     const after = page.after?.receivedAt != null ? page.after : null;
     const rows = await db
       .select(selection)
@@ -95,6 +94,7 @@ export async function listEvents(
     .where(
       and(
         filters.status === undefined ? undefined : eq(windowed.status, filters.status),
+        filters.sourceType === undefined ? undefined : eq(windowed.sourceType, filters.sourceType),
         filters.since === undefined ? undefined : gte(windowed.receivedAt, filters.since),
         filters.until === undefined ? undefined : lte(windowed.receivedAt, filters.until),
       ),
@@ -124,6 +124,78 @@ export async function listEvents(
         ? { receivedAt: null, provider: end.provider, eventId: end.event_id }
         : null;
   return { rows, next };
+}
+
+/**
+ * A list page's columns. A page says whether a message or delivery is stored, never its content: a
+ * stored delivery can be a megabyte, and 200 of them must not be read to draw one list page.
+ */
+function listSelection() {
+  const { message: _message, delivery: _delivery, ...columns } = getTableColumns(eventLog);
+  const stored = (column: typeof eventLog.message | typeof eventLog.delivery) => sql<string | null>`CASE WHEN ${column} IS NULL THEN NULL ELSE '' END`;
+  return { ...columns, message: stored(eventLog.message).as("message"), delivery: stored(eventLog.delivery).as("delivery") };
+}
+
+/**
+ * Events that need attention, newest first, filtered by columns the attention index does not order
+ * by (provider, source type): the next EVENT_SCAN_WINDOW index entries of the status (and time
+ * range) after the cursor, filtered, so a provider with no failed events among a million failed
+ * events of another reads one window, not the million. A short page from a full window goes on
+ * after the window's last entry, as key-order pages do.
+ *
+ * Ties on received_at are broken by (provider, event_id) descending, the index's own order read
+ * backwards: the ascending tie-break of the unfiltered listing would sort each window once more.
+ */
+async function attentionWindow(
+  d1: D1Database,
+  filters: { status: EventStatus; provider?: string; sourceType?: string; since?: number; until?: number },
+  page: { after: EventCursor | null; limit: number },
+): Promise<EventPage> {
+  const db = drizzle(d1);
+  const after = page.after?.receivedAt != null ? page.after : null;
+  const indexed = and(
+    // Spelled as the partial index's WHERE, so SQLite uses it.
+    sql`status NOT IN ('applied', 'ignored')`,
+    eq(eventLog.status, filters.status),
+    filters.since === undefined ? undefined : gte(eventLog.receivedAt, filters.since),
+    filters.until === undefined ? undefined : lte(eventLog.receivedAt, filters.until),
+    after ? sql`(${eventLog.receivedAt}, ${eventLog.provider}, ${eventLog.eventId}) < (${after.receivedAt}, ${after.provider}, ${after.eventId})` : undefined,
+  );
+  const order = [desc(eventLog.receivedAt), desc(eventLog.provider), desc(eventLog.eventId)] as const;
+  const windowed = db.select(listSelection()).from(eventLog).where(indexed).orderBy(...order).limit(EVENT_SCAN_WINDOW).as("windowed");
+  const pageQuery = db
+    .select()
+    .from(windowed)
+    .where(
+      and(
+        filters.provider === undefined ? undefined : eq(windowed.provider, filters.provider),
+        filters.sourceType === undefined ? undefined : eq(windowed.sourceType, filters.sourceType),
+      ),
+    )
+    .orderBy(desc(windowed.receivedAt), desc(windowed.provider), desc(windowed.eventId))
+    .limit(page.limit + 1)
+    .toSQL();
+  const endQuery = db
+    .select({ receivedAt: eventLog.receivedAt, provider: eventLog.provider, eventId: eventLog.eventId })
+    .from(eventLog)
+    .where(indexed)
+    .orderBy(...order)
+    .limit(1)
+    .offset(EVENT_SCAN_WINDOW - 1)
+    .toSQL();
+  // One round trip: the page and the window's end, as two statements of a batch.
+  const [pageResult, endResult] = await d1.batch([d1.prepare(pageQuery.sql).bind(...pageQuery.params), d1.prepare(endQuery.sql).bind(...endQuery.params)]);
+  const rows = ((pageResult?.results ?? []) as Record<string, unknown>[]).map(eventRowFromColumns);
+  const end = ((endResult?.results ?? []) as { received_at: number; provider: string; event_id: string }[])[0];
+  const shown = rows.slice(0, page.limit);
+  const last = shown.at(-1);
+  const next: EventCursor | null =
+    rows.length > page.limit && last
+      ? { receivedAt: last.receivedAt, provider: last.provider, eventId: last.eventId }
+      : end
+        ? { receivedAt: end.received_at, provider: end.provider, eventId: end.event_id }
+        : null;
+  return { rows: shown, next };
 }
 
 /** A raw event_log row (snake_case, as the page query selects it) as drizzle would map it. */

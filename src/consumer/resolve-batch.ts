@@ -7,6 +7,7 @@ import type { ApplyOptions, Pending } from "./apply-batch";
 import { keyOf, recordUnfinished } from "./event-log";
 import type { Resolution } from "../providers/types";
 import { mapConcurrently } from "./map-concurrently";
+import { countOutcomes } from "./pipeline-hourly";
 
 type RefreshEvent = Extract<DirectoryEvent, { kind: "user_refresh" }>;
 /** A row whose event is a refresh, with that event and its message narrowed. */
@@ -134,7 +135,11 @@ async function settleUnapplied(
   }
   const outcome = resolution.outcome === "hold" ? { status: "held" as const, code: resolution.reason } : { status: "failed" as const, code: resolution.code };
   try {
-    await runAtomically(d1, group.map(({ row }) => recordUnfinished(row, outcome, options.now())));
+    const now = options.now();
+    await runAtomically(d1, [
+      ...countOutcomes(group.map(({ row }) => ({ ...keyOf(row.message), status: outcome.status })), now),
+      ...group.map(({ row }) => recordUnfinished(row, outcome, now)),
+    ]);
     for (const { row } of group) {
       log(outcome.status === "held" ? "event.held" : "event.not_confirmed", { ...keyOf(row.message), code: outcome.code });
       row.raw.ack();
@@ -160,7 +165,10 @@ async function requeue(
   for (const { row, message: original } of rows) {
     try {
       const message: EventMessage = { ...original, ...(waiting?.absentSince !== undefined ? { absentSince: waiting.absentSince } : {}) };
-      if (waiting) await runAtomically(d1, [recordUnfinished({ ...row, message }, { status: "failed", ...waiting }, options.now())]);
+      if (waiting) {
+        const now = options.now();
+        await runAtomically(d1, [...countOutcomes([{ ...keyOf(message), status: "failed" }], now), recordUnfinished({ ...row, message }, { status: "failed", ...waiting }, now)]);
+      }
       await options.queue.send(message, { contentType: "json", delaySeconds });
       log("event.requeued", { ...keyOf(row.message), delaySeconds, reason: waiting?.code ?? "lookup_overflow" });
       row.raw.ack();

@@ -244,6 +244,22 @@ export const deadLetters = sqliteTable(
   (table) => [index("dead_letters_event_idx").on(table.provider, table.eventId)],
 );
 
+/**
+ * Events per hour by the status they entered (migration 0012), for the console's chart: event_log
+ * has no time index for applied rows. Added to once per consumer batch per status, in the batch
+ * that records the outcomes (consumer/pipeline-hourly.ts). `hour`: epoch ms floored to the hour.
+ * WITHOUT ROWID; pruned past RETENTION_DAYS.
+ */
+export const pipelineHourly = sqliteTable(
+  "pipeline_hourly",
+  {
+    hour: integer("hour").notNull(),
+    status: text("status", { enum: eventStatuses }).notNull(),
+    events: integer("events").notNull().default(0),
+  },
+  (table) => [primaryKey({ columns: [table.hour, table.status] })],
+);
+
 export const reconcileStatuses = ["running", "completed", "guard_tripped", "failed"] as const;
 export type ReconcileStatus = (typeof reconcileStatuses)[number];
 
@@ -484,4 +500,56 @@ export const scimConnections = sqliteTable(
     lastUsedAt: integer("last_used_at"),
   },
   (table) => [uniqueIndex("scim_connections_provider_idx").on(table.provider), index("scim_connections_organization_idx").on(table.organizationId, table.id)],
+);
+
+export const importStatuses = ["queued", "applying", "done", "failed"] as const;
+export type ImportStatus = (typeof importStatuses)[number];
+
+/**
+ * Bulk imports (POST /admin/import, src/import): one row per import, its totals and its report.
+ * Written only by src/import/record.ts. The rows' outcomes live in event_log under
+ * (provider, `<id>:<row>`); the counters here are refreshed from that key range and kept, so the
+ * report outlives event_log's retention. An import namespace (`provider`) belongs to the
+ * organization of its first import. `errors` (the first per-line errors, JSON) is dropped
+ * RETENTION_DAYS after the import finished (src/retention/import-errors.ts).
+ */
+export const imports = sqliteTable(
+  "imports",
+  {
+    /** `imp_<24 hex>`. */
+    id: text("id").primaryKey(),
+    provider: text("provider").notNull(),
+    organizationId: text("organization_id").notNull(),
+    directoryId: text("directory_id"),
+    format: text("format", { enum: ["ndjson", "csv"] }).notNull(),
+    status: text("status", { enum: importStatuses }).notNull(),
+    /** The client's Idempotency-Key, while it may still return this import (cleared if queuing failed). */
+    idempotencyKey: text("idempotency_key"),
+    /** SHA-256 of the request (format, namespace, body): a reused key must come with the same request. */
+    requestHash: text("request_hash").notNull(),
+    rowsTotal: integer("rows_total").notNull(),
+    rowsValid: integer("rows_valid").notNull(),
+    rowsInvalid: integer("rows_invalid").notNull(),
+    chunksTotal: integer("chunks_total").notNull(),
+    chunksQueued: integer("chunks_queued").notNull(),
+    applied: integer("applied").notNull().default(0),
+    ignored: integer("ignored").notNull().default(0),
+    held: integer("held").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    deadLettered: integer("dead_lettered").notNull().default(0),
+    /** The first per-line errors: JSON `[{ row, line, code, field }]`. */
+    errors: text("errors"),
+    errorsPrunedAt: integer("errors_pruned_at"),
+    /** Why an import failed, as a stable code (`queue_unavailable`). */
+    note: text("note"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (table) => [
+    uniqueIndex("imports_idempotency_key_idx").on(table.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
+    index("imports_provider_idx").on(table.provider, table.organizationId),
+    index("imports_created_idx").on(table.createdAt, table.id),
+    index("imports_errors_idx").on(table.finishedAt).where(sql`errors IS NOT NULL`),
+  ],
 );

@@ -1,18 +1,17 @@
 import type { Context } from "hono";
-import { getDeadLetter, getEvent, listDeadLetters, listEvents, type DeadLetterRow, type EventRow } from "../consumer/operator-reads";
-import { replayStoredMessage } from "../consumer/replay";
-import { replayDelivery } from "../ingest/replay-delivery";
+import { getEvent, listDeadLetters, listEvents, type DeadLetterRow, type EventRow } from "../consumer/operator-reads";
+import { isReplayable, replayDeadLetter, replayEvent, type EventReplayResult } from "../operator/replay";
 import { storedDelivery } from "../ledger/quarantine";
-import { providers as registeredProviders, reconcileSources } from "../providers";
+import { providers as registeredProviders } from "../providers";
 import type { ProviderAdapter } from "../providers/types";
-import { log } from "../log";
 import { recentRuns, loadRun, type ReconcileRun } from "../reconcile/runs";
-import { startOrResumeRun } from "../reconcile/start";
+import { startRunNow } from "../operator/runs";
 import { UNSCOPED } from "../directory/read";
 import { adminAuth } from "./auth";
 import { heldEventRoutes } from "./admin-held";
 import { notificationRoutes } from "./admin-notifications";
 import { scimConnectionAdminRoutes } from "./admin-scim-connections";
+import { importAdminRoutes } from "./admin-import";
 import type { AppEnv } from "./app-env";
 import { errorResponse } from "./errors";
 import { encodeCursor } from "./opaque-cursor";
@@ -34,6 +33,7 @@ import { isoTime, TypedRouter } from "./openapi-common";
  * - GET  /admin/directories                            every directory, enabled or disabled (?provider, organization_id, enabled)
  * - /admin/notifications…                               outbound change notifications (admin-notifications.ts)
  * - /admin/scim-connections…                            SCIM connections an IdP provisions into (admin-scim-connections.ts)
+ * - /admin/import, /admin/import/:id, /admin/imports    bulk import of users (admin-import.ts)
  * Requests and responses are declared in openapi-admin.ts (served at /openapi.json).
  */
 export interface AdminRouteOptions {
@@ -48,6 +48,7 @@ export function adminRoutes(options: AdminRouteOptions = {}) {
   app.nest("/", heldEventRoutes());
   app.nest("/", notificationRoutes());
   app.nest("/", scimConnectionAdminRoutes());
+  app.nest("/", importAdminRoutes());
 
   app.openapi(routes.listEvents, async (c) => {
     const { cursor, limit, ...filters } = c.req.valid("query");
@@ -70,15 +71,11 @@ export function adminRoutes(options: AdminRouteOptions = {}) {
   });
 
   app.openapi(routes.replayEvent, async (c) => {
-    const key = c.req.valid("param");
-    const row = await getEvent(c.env.DB, key.provider, key.eventId);
-    if (!row) return errorResponse(c, 404, "not_found");
-    if (isUnparsed(row)) return replayUnparsed(c, providers.get(row.provider), row);
-    if (row.status !== "failed" && row.status !== "dead_lettered") return errorResponse(c, 409, "not_replayable", { status: row.status });
-    const result = await replayStoredMessage(c.env.EVENTS_QUEUE, row.message);
-    if (!result.ok) return result.reason === "undecodable" ? errorResponse(c, 422, result.reason) : errorResponse(c, 409, result.reason);
-    log("event.replayed", { provider: row.provider, eventId: row.eventId });
-    return c.json({ replayed: true as const, provider: row.provider, event_id: row.eventId }, 202);
+    const result = await replayEvent({ d1: c.env.DB, queue: c.env.EVENTS_QUEUE, now: c.get("now") }, providers, c.req.valid("param"));
+    if (!result.ok) return replayRefusal(c, result);
+    const { row } = result;
+    if (result.from === "message") return c.json({ replayed: true as const, provider: row.provider, event_id: row.eventId }, 202);
+    return c.json({ replayed: true as const, provider: row.provider, event_id: row.eventId, outcome: result.outcome, enqueued_event_ids: result.eventIds }, 202);
   });
 
   app.openapi(routes.listDeadLetters, async (c) => {
@@ -97,18 +94,15 @@ export function adminRoutes(options: AdminRouteOptions = {}) {
   });
 
   app.openapi(routes.replayDeadLetter, async (c) => {
-    const row = await getDeadLetter(c.env.DB, c.req.valid("param").messageId);
-    if (!row) return errorResponse(c, 404, "not_found");
-    const result = await replayStoredMessage(c.env.EVENTS_QUEUE, row.body);
-    if (!result.ok) return errorResponse(c, 422, result.reason);
-    log("dead_letter.replayed", { messageId: row.messageId });
-    return c.json({ replayed: true as const, message_id: row.messageId }, 202);
+    const messageId = c.req.valid("param").messageId;
+    const result = await replayDeadLetter({ d1: c.env.DB, queue: c.env.EVENTS_QUEUE }, messageId);
+    if (!result.ok) return result.reason === "not_found" ? errorResponse(c, 404, "not_found") : errorResponse(c, 422, result.reason);
+    return c.json({ replayed: true as const, message_id: messageId }, 202);
   });
 
   app.openapi(routes.startReconcile, async (c) => {
-    const provider = c.req.valid("param").provider;
-    if (!reconcileSources.get(provider)?.clientFromEnv(c.env)) return errorResponse(c, 404, "provider_not_found");
-    const result = await startOrResumeRun({ d1: c.env.DB, queue: c.env.EVENTS_QUEUE, now: c.get("now") }, provider, "manual");
+    const result = await startRunNow({ env: c.env, queue: c.env.EVENTS_QUEUE, now: c.get("now") }, c.req.valid("param").provider);
+    if (!result.ok) return errorResponse(c, 404, result.reason);
     const body = { started: result.started, resumed: result.resumed, run: runReport(result.run) };
     return result.started ? c.json(body, 202) : c.json(body, 200);
   });
@@ -128,23 +122,21 @@ export function adminRoutes(options: AdminRouteOptions = {}) {
   return app;
 }
 
-/** Quarantined and rejected rows hold a delivery that never became a queue message. */
-const isUnparsed = (row: EventRow) => (row.status === "quarantined" || row.status === "rejected") && row.delivery !== null;
-
-/**
- * Re-parses a quarantined or rejected delivery with the adapter deployed now and enqueues what it
- * yields, as ingress would: 202 with the event ids enqueued, or 422 still_invalid with the issues.
- */
-async function replayUnparsed(c: Context<AppEnv>, adapter: ProviderAdapter | undefined, row: EventRow) {
-  if (!adapter) return errorResponse(c, 404, "provider_not_found");
-  const result = await replayDelivery({ d1: c.env.DB, queue: c.env.EVENTS_QUEUE, now: c.get("now") }, adapter, row);
-  if (!result.ok) {
-    if (result.reason === "still_invalid") return errorResponse(c, 422, "still_invalid", { issues: result.issues });
-    if (result.reason === "queue_unavailable") return errorResponse(c, 503, "queue_unavailable", {}, { "Retry-After": "30" });
-    return errorResponse(c, 409, "not_replayable", { status: row.status });
+/** A refused replay as the JSON API answers it (the console words the same codes as notices). */
+function replayRefusal(c: Context<AppEnv>, result: Extract<EventReplayResult, { ok: false }>) {
+  switch (result.reason) {
+    case "not_found":
+    case "provider_not_found":
+      return errorResponse(c, 404, result.reason);
+    case "still_invalid":
+      return errorResponse(c, 422, "still_invalid", { issues: result.issues });
+    case "undecodable":
+      return errorResponse(c, 422, "undecodable");
+    case "queue_unavailable":
+      return errorResponse(c, 503, "queue_unavailable", {}, { "Retry-After": "30" });
+    case "not_replayable":
+      return errorResponse(c, 409, "not_replayable", { status: result.status });
   }
-  log("event.replayed", { provider: row.provider, eventId: row.eventId, from: row.status, as: result.eventIds.length });
-  return c.json({ replayed: true as const, provider: row.provider, event_id: row.eventId, outcome: result.outcome, enqueued_event_ids: result.eventIds }, 202);
 }
 
 /** An event log row as operators read it. */
@@ -161,7 +153,7 @@ function eventJson(row: EventRow) {
     occurred_at: isoTime(row.occurredAt),
     received_at: isoTime(row.receivedAt),
     updated_at: isoTime(row.updatedAt),
-    replayable: ((row.status === "failed" || row.status === "dead_lettered") && row.message !== null) || isUnparsed(row),
+    replayable: isReplayable(row),
   };
 }
 

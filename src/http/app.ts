@@ -7,6 +7,7 @@ import type { AppEnv } from "./app-env";
 import { errorResponse } from "./errors";
 import { webhookRoutes } from "./webhooks";
 import { adminRoutes } from "./admin";
+import { consoleRoutes } from "./console";
 import { scimRoutes } from "./scim";
 import { scimConnectionRoutes } from "./scim-connections";
 import { v1Routes } from "./v1";
@@ -29,6 +30,9 @@ export function createApp(options: AppOptions = {}) {
   });
   app.route("/healthz", healthRoutes());
   app.route("/webhooks", webhookRoutes({ providers: options.providers }));
+  // Before the JSON admin API: the console's HTML paths (/admin, /admin/sign-in, /admin/console/…)
+  // answer here, with a session cookie; every other /admin path reaches the API's bearer auth.
+  app.route("/admin", consoleRoutes());
   app.route("/admin", adminRoutes({ providers: options.providers }));
   // Before /scim/v2: a connection's routes authenticate with its own token, not read or admin tokens.
   app.route("/scim/v2/connections", scimConnectionRoutes());

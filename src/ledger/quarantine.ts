@@ -1,8 +1,8 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import * as z from "zod";
+import { countOutcomes } from "../consumer/pipeline-hourly";
 import { runAtomically } from "../d1";
 import type { ProviderDelivery } from "../providers/types";
 import { decodeBase64, encodeBase64 } from "../verify/base64";
@@ -130,15 +130,20 @@ export interface UnparsedRow {
  * false in that case, so the caller can answer "duplicate".
  */
 export async function recordUnparsed(d1: D1Database, row: UnparsedRow, now: number): Promise<boolean> {
-  const written = await drizzle(d1).all<{ status: string }>(sql`
+  // Counted in the console's hourly chart once, when first recorded (consumer/pipeline-hourly.ts).
+  const counted = countOutcomes([{ provider: row.provider, eventId: row.eventId, status: row.status }], now, "new_row");
+  const results = await runAtomically(d1, [
+    ...counted,
+    sql`
     INSERT INTO event_log (provider, event_id, subject, source_type, status, error, attempts, received_at, updated_at, delivery)
     VALUES (${row.provider}, ${row.eventId}, ${row.subject}, ${row.sourceType}, ${row.status}, ${row.error}, 0, ${row.receivedAt}, ${now}, ${row.delivery})
     ON CONFLICT (provider, event_id) DO UPDATE SET updated_at = excluded.updated_at
     -- A redelivery only touches the time: the first stored delivery is kept as it was, so someone
     -- who learns an event id (a header-mode sender's delivery id) cannot replace what is stored.
     WHERE event_log.status IN ('quarantined', 'rejected')
-    RETURNING status`);
-  return written.length > 0;
+    RETURNING status`,
+  ]);
+  return (results.at(-1)?.results.length ?? 0) > 0;
 }
 
 /**

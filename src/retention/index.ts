@@ -6,6 +6,8 @@ import { log } from "../log";
 import { DEAD_LETTERS_MAX_ROUND_TRIPS, pruneDeadLetters } from "./dead-letters";
 import { DESTRUCTIVE_WINDOWS_MAX_ROUND_TRIPS, pruneDestructiveWindows } from "./destructive-windows";
 import { EVENT_LOG_MAX_ROUND_TRIPS, pruneEventLog } from "./event-log";
+import { IMPORT_ERRORS_MAX_ROUND_TRIPS, pruneImportErrors } from "./import-errors";
+import { PIPELINE_HOURLY_MAX_ROUND_TRIPS, prunePipelineHourly } from "./pipeline-hourly";
 import { pruneRunReports, RUN_REPORTS_MAX_ROUND_TRIPS } from "./run-reports";
 import { pruneRunScratch, RUN_SCRATCH_MAX_ROUND_TRIPS } from "./run-scratch";
 
@@ -55,6 +57,12 @@ export const RETENTION_STEPS: RetentionStep[] = [
     maxRoundTrips: EVENT_LOG_MAX_ROUND_TRIPS,
     run: (d1, now, env) => pruneEventLog(d1, now, retentionConfig(env).retentionDays),
   },
+  // The console's hourly counters (migration 0012), kept as long as the event log.
+  {
+    name: "pipeline_hourly",
+    maxRoundTrips: PIPELINE_HOURLY_MAX_ROUND_TRIPS,
+    run: (d1, now, env) => prunePipelineHourly(d1, now, retentionConfig(env).retentionDays),
+  },
   {
     name: "run_scratch",
     maxRoundTrips: RUN_SCRATCH_MAX_ROUND_TRIPS,
@@ -69,6 +77,11 @@ export const RETENTION_STEPS: RetentionStep[] = [
     name: "destructive_windows",
     maxRoundTrips: DESTRUCTIVE_WINDOWS_MAX_ROUND_TRIPS,
     run: (d1, now, env) => pruneDestructiveWindows(d1, now, consumerConfig(env).destructiveGuard.windowMs),
+  },
+  {
+    name: "import_errors",
+    maxRoundTrips: IMPORT_ERRORS_MAX_ROUND_TRIPS,
+    run: (d1, now, env) => pruneImportErrors(d1, now, retentionConfig(env).retentionDays),
   },
 ];
 

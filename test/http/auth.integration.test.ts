@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/http/app";
+import { isConsolePath } from "../../src/http/console/paths";
 import { seedTenants } from "../support/tenants";
 import { callApp, recordingQueue } from "../support/worker";
 
@@ -9,11 +10,12 @@ const READ_TOKENS = "read-old read-new tenant_a:read-tenant-a";
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 /**
- * Every route that takes a bearer token (all but webhooks, which verify signatures, and /healthz),
- * from the app's own list, with parameters filled in with ids that exist.
+ * Every route that takes a bearer token (all but webhooks, which verify signatures, /healthz, and
+ * the console's HTML pages, which take a session cookie: test/console), from the app's own list,
+ * with parameters filled in with ids that exist.
  */
 const authenticated = createApp().routes.filter(
-  (route) => !route.path.startsWith("/webhooks") && !route.path.startsWith("/healthz") && route.method !== "ALL" && !route.path.endsWith("*"),
+  (route) => !route.path.startsWith("/webhooks") && !route.path.startsWith("/healthz") && route.method !== "ALL" && !route.path.endsWith("*") && !isConsolePath(route.path),
 );
 /** A SCIM connection's routes take only that connection's token (test/scim/connections.integration.test.ts); checked below. */
 const isConnectionRoute = (path: string) => path.startsWith("/scim/v2/connections/");

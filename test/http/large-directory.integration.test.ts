@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/http/app";
+import { isConsolePath } from "../../src/http/console/paths";
 import { relayChanges } from "../../src/notify/relay";
 import { runAtomically } from "../../src/d1";
 import { directoryWrites } from "../../src/directory/writes";
@@ -177,7 +178,9 @@ describe("every list route is covered here", () => {
   /** GET routes that return one resource or a fixed document, not a list that grows with the directory. */
   const notLists = (path: string) =>
     /\/:[A-Za-z]+$/.test(path) ||
-    ["/scim/v2/ServiceProviderConfig", "/scim/v2/connections/:connectionId/ServiceProviderConfig", "/openapi.json", "/healthz", "/healthz/", "/admin/notifications"].includes(path);
+    ["/scim/v2/ServiceProviderConfig", "/scim/v2/connections/:connectionId/ServiceProviderConfig", "/openapi.json", "/healthz", "/healthz/", "/admin/notifications"].includes(path) ||
+    // The console's HTML pages: bounded by test/console (100k events seeded).
+    isConsolePath(path);
   const walked = [
     "/v1/users",
     "/v1/groups",
@@ -196,6 +199,7 @@ describe("every list route is covered here", () => {
     "/admin/directories",
     "/admin/notifications/deliveries",
     "/admin/scim-connections",
+    "/admin/imports",
     "/scim/v2/connections/:connectionId/Users",
     "/scim/v2/connections/:connectionId/Groups",
     "/scim/v2/connections/:connectionId/ResourceTypes",
@@ -529,8 +533,30 @@ describe("/admin lists at their largest page, followed to the end", () => {
     expect(body.runs.map((run) => run.id)).toEqual(directory.runs.slice(0, RUNS_MAX));
   });
 
+  it("GET /admin/imports?limit=100: every import once, newest first, past two full pages", async () => {
+    // 250 imports, more than two of the largest page, two of them at the same instant (the id breaks the tie).
+    const count = 250;
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+       INSERT INTO imports (id, provider, organization_id, format, status, request_hash, rows_total, rows_valid, rows_invalid, chunks_total, chunks_queued, created_at, updated_at)
+       SELECT printf('imp_walk_%04d', i), 'import-org_walk', 'org_walk', 'ndjson', 'done', 'h', 1, 1, 0, 1, 1, 1700000000000 + min(i, ?1 - 1) * 1000, 1700000000000 FROM n`,
+    )
+      .bind(count)
+      .run();
+    const rows = await walkCursor<{ id: string }>("/admin/imports", "imports", 100, ADMIN);
+    const ids = rows.map((row) => row.id).filter((id) => id.startsWith("imp_walk_"));
+    expect(new Set(ids).size).toBe(count);
+    expect(ids.length).toBe(count);
+    // Newest first: the created_at order, ties broken by id, descending.
+    const expected = Array.from({ length: count }, (_, index) => index + 1)
+      .map((i) => ({ id: `imp_walk_${String(i).padStart(4, "0")}`, at: Math.min(i, count - 1) }))
+      .sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1))
+      .map((row) => row.id);
+    expect(ids).toEqual(expected);
+  });
+
   it.each([NORD, SUD])("every admin list refuses a read token with 403, never a 5xx (%j)", async (headers) => {
-    for (const path of ["/admin/events?limit=200", "/admin/dead-letters?limit=200", "/admin/reconcile/runs?limit=100", "/admin/directories?limit=200"]) {
+    for (const path of ["/admin/events?limit=200", "/admin/dead-letters?limit=200", "/admin/reconcile/runs?limit=100", "/admin/directories?limit=200", "/admin/imports?limit=100"]) {
       expect((await get(path, headers)).status, path).toBe(403);
     }
   });

@@ -2,6 +2,7 @@ import { compileErrors, validate } from "@readme/openapi-parser";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod";
 import { createApp } from "../../src/http/app";
+import { isConsolePath } from "../../src/http/console/paths";
 import * as adminContract from "../../src/http/openapi-admin";
 import * as notificationContract from "../../src/http/openapi-notifications";
 import * as scimConnectionContract from "../../src/http/openapi-scim-connections";
@@ -28,12 +29,12 @@ const documented = (doc: Document) =>
     .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`))
     .sort();
 
-/** The same, from the routes the app really serves (hono's route list, middleware left out). */
+/** The same, from the routes the app really serves (hono's route list, middleware left out; the console's HTML pages are not part of the API). */
 const served = (app: ReturnType<typeof createApp>) =>
   [
     ...new Set(
       app.routes
-        .filter((route) => /^\/(v1|admin)\//.test(route.path) && route.method !== "ALL" && !route.path.endsWith("*"))
+        .filter((route) => /^\/(v1|admin)\//.test(route.path) && route.method !== "ALL" && !route.path.endsWith("*") && !isConsolePath(route.path))
         .map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, "{$1}")}`),
     ),
   ].sort();

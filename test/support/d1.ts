@@ -10,7 +10,16 @@ export interface CountingD1 {
   reset: () => void;
 }
 
-export function countingD1(real: D1Database, failBatch?: (sql: string[]) => Error | undefined): CountingD1 {
+export interface CountingOptions {
+  /**
+   * Also meter reads that D1 reports no meta for: `raw()` (every drizzle select) and `first()`.
+   * Each such SELECT is run a second time with `all()` to learn its rows read (reads only: a
+   * statement that writes is never run twice). Off by default, so existing counts stay as they were.
+   */
+  meterEveryRead?: boolean;
+}
+
+export function countingD1(real: D1Database, failBatch?: (sql: string[]) => Error | undefined, options: CountingOptions = {}): CountingD1 {
   let trips = 0;
   let rowsRead = 0;
   let rowsWritten = 0;
@@ -25,15 +34,18 @@ export function countingD1(real: D1Database, failBatch?: (sql: string[]) => Erro
   const unwrap = new WeakMap<object, D1PreparedStatement>();
   const sqlOf = new WeakMap<object, string>();
 
-  const wrapStatement = (statement: D1PreparedStatement, sql: string): D1PreparedStatement => {
+  // `sql` names a statement with its bound values (what failBatch sees); `text` is the SQL alone.
+  const wrapStatement = (statement: D1PreparedStatement, sql: string, text = sql): D1PreparedStatement => {
     const proxy = new Proxy(statement, {
       get(target, property) {
-        if (property === "bind") return (...values: unknown[]) => wrapStatement(target.bind(...values), sql + JSON.stringify(values));
+        if (property === "bind") return (...values: unknown[]) => wrapStatement(target.bind(...values), sql + JSON.stringify(values), text);
         if (property === "all" || property === "run" || property === "raw" || property === "first") {
           return async (...args: unknown[]) => {
             trips++;
             const result = await (target[property] as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-            return property === "all" || property === "run" ? meter(result) : result;
+            if (property === "all" || property === "run") return meter(result);
+            if (options.meterEveryRead && isPureRead(text)) meter(await target.all());
+            return result;
           };
         }
         const value = Reflect.get(target, property, target);
@@ -70,4 +82,9 @@ export function countingD1(real: D1Database, failBatch?: (sql: string[]) => Erro
       rowsWritten = 0;
     },
   };
+}
+
+/** A statement that only reads (no INSERT/UPDATE/DELETE/REPLACE anywhere in it), so running it twice changes nothing. */
+function isPureRead(sql: string): boolean {
+  return /^\s*(select|with)\b/i.test(sql) && !/\b(insert|update|delete|replace|returning)\b/i.test(sql);
 }

@@ -20,12 +20,17 @@
  * running in parallel never share state. Tenants are created and inspected through
  * `/t/<tenant>/__control` (not SCIM; tests only).
  *
+ * Firstup's webhook subscription routes (`/t/<tenant>/v2/webhooks/subscriptions`) are mounted
+ * beside it from test/support/firstup-subscriptions.ts.
+ *
  * Runs in Node, never in workerd: started by vitest.config.ts and by scripts/local-scim.ts.
  */
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { AddressInfo } from "node:net";
 import SCIMMY from "scimmy";
 import SCIMMYRouters from "scimmy-routers";
+// With its extension: scripts/local-scim.ts loads this file straight into Node.
+import { firstupSubscriptionRoutes } from "./firstup-subscriptions.ts";
 
 export interface Quirks {
   countCap?: number;
@@ -207,6 +212,9 @@ export function createScimApp() {
     if (!tenant) return response.status(404).end();
     response.json({ users: tenant.users.size, requests: tenant.requests, listPagesServed: tenant.listPagesServed });
   });
+
+  // Firstup's webhook subscription API beside its SCIM API, as on Firstup's own hosts.
+  app.use("/t/:tenant", firstupSubscriptionRoutes());
 
   app.use("/t/:tenant/scim/v2", quirkGate);
   app.use(

@@ -2,6 +2,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { isGuardRecheckFailure, planDestructive, secondsToWindowEnd, type DestructiveGuardConfig } from "../../consumer/destructive-guard";
 import { recordHeldOnce } from "../../consumer/event-log";
+import { countOutcomes } from "../../consumer/pipeline-hourly";
 import { runAtomically } from "../../d1";
 import type { DirectoryEvent } from "../../events";
 import { log } from "../../log";
@@ -93,6 +94,8 @@ function destructiveEventId(kind: DestructiveWrite, userId: string, versionRead:
 /** The write as a held queue message: releasing it sends exactly this to the consumer, marked released. */
 async function recordHeld(d1: D1Database, event: UserWrite, now: number): Promise<void> {
   const message: EventMessage = { v: QUEUE_MESSAGE_VERSION, kind: "event", receivedAt: now, event };
-  await runAtomically(d1, [recordHeldOnce({ message, attempts: 1, note: null }, "destructive_guard", now)]);
+  // Counted once, when first held: the IdP's retries of the same write land on the same row.
+  const counted = countOutcomes([{ provider: event.provider, eventId: event.eventId, status: "held" }], now, "new_row");
+  await runAtomically(d1, [...counted, recordHeldOnce({ message, attempts: 1, note: null }, "destructive_guard", now)]);
   log("event.held", { provider: event.provider, eventId: event.eventId, reason: "destructive_guard" });
 }
