@@ -1,4 +1,6 @@
 import { notifyConfig } from "../config";
+import { describeError } from "../consumer/event-log";
+import { log } from "../log";
 import { HOUR_MS, hourOf } from "../consumer/pipeline-hourly";
 import { eventStatuses, type EventStatus } from "../directory/schema";
 import { readNotifyFeedState } from "../notify/feed-state";
@@ -45,23 +47,40 @@ export interface NotificationsPanel {
   pending: CappedCount;
 }
 
+/** A panel read from D1, or `unavailable` when its read failed (the page still renders the rest). */
+export type Panel<T> = T | { unavailable: true };
+
 export interface Overview {
   now: number;
   health: { bindings: BindingChecks; invalidSettings: { setting: string; problem: string }[]; upstreams: UpstreamCheck[] };
-  chart: HourlyChart;
-  deadLetters: { stored: CappedCount; unresolved: CappedCount };
-  lastRuns: { provider: string; run: ReconcileRun | null }[];
-  notifications: NotificationsPanel;
+  chart: Panel<HourlyChart>;
+  deadLetters: Panel<{ stored: CappedCount; unresolved: CappedCount }>;
+  lastRuns: Panel<{ provider: string; run: ReconcileRun | null }[]>;
+  notifications: Panel<NotificationsPanel>;
+}
+
+export function isUnavailable<T>(panel: Panel<T>): panel is { unavailable: true } {
+  return typeof panel === "object" && panel !== null && "unavailable" in panel;
 }
 
 export async function loadOverview(env: Env, now: number): Promise<Overview> {
+  // An operator opens the overview when something is wrong, D1 included: each panel that reads D1
+  // fails on its own (and the health panel says D1 errs) instead of the whole page answering 500.
+  const panel = async <T>(name: string, read: () => Promise<T>): Promise<Panel<T>> => {
+    try {
+      return await read();
+    } catch (error) {
+      log("console.panel_unavailable", { panel: name, error: describeError(error) });
+      return { unavailable: true };
+    }
+  };
   const [bindings, upstreams, chart, deadLetters, lastRuns, notifications] = await Promise.all([
     bindingChecks(env),
     upstreamChecks(env),
-    hourlyChart(env.DB, now),
-    deadLetterCounts(env.DB),
-    lastRunPerProvider(env.DB),
-    notificationsPanel(env),
+    panel("chart", () => hourlyChart(env.DB, now)),
+    panel("dead_letters", () => deadLetterCounts(env.DB)),
+    panel("last_runs", () => lastRunPerProvider(env.DB)),
+    panel("notifications", () => notificationsPanel(env)),
   ]);
   return { now, health: { bindings, invalidSettings: invalidSettings(env), upstreams }, chart, deadLetters, lastRuns, notifications };
 }

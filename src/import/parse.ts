@@ -3,6 +3,9 @@ import { csvRecords, type CsvRecord } from "./csv";
 import { MAX_IMPORT_ROWS, MAX_REPORTED_ERRORS, MAX_ROW_BYTES } from "./limits";
 import { IMPORT_FIELDS, validateRow, type ImportRow, type RowError, type RowErrorCode, type RowVerdict } from "./row";
 
+/** A wrong header is echoed so the operator can fix it, but only this many names (64 characters each): a refusal stays small whatever the header. */
+const MAX_ECHOED_COLUMNS = 20;
+
 /**
  * A file of users → valid rows and per-line errors. A bad row never stops the others; only what
  * makes the whole file unreadable refuses it (no rows, a CSV without its header, too many rows).
@@ -92,7 +95,7 @@ function csvColumns(header: CsvRecord) {
   const names = header.fields.map((name) => name.trim().toLowerCase());
   if (!names.includes("external_id")) return refuse({ ok: false, code: "csv_header_missing" });
   const wrong = names.filter((name, index) => !(IMPORT_FIELDS as readonly string[]).includes(name) || names.indexOf(name) !== index);
-  if (wrong.length) return refuse({ ok: false, code: "csv_header_invalid", columns: [...new Set(wrong)].map((name) => name.slice(0, 64)) });
+  if (wrong.length) return refuse({ ok: false, code: "csv_header_invalid", columns: [...new Set(wrong)].slice(0, MAX_ECHOED_COLUMNS).map((name) => name.slice(0, 64)) });
   return { ok: true as const, names };
 }
 

@@ -107,6 +107,15 @@ describe("parseImport: CSV", () => {
     expect(parseImport("external_id,email\r\n", "csv")).toEqual({ ok: false, code: "import_empty" });
   });
 
+  it("echoes at most 20 unknown column names, each cut to 64 characters, however wide the header", () => {
+    const header = ["external_id", ...Array.from({ length: 5_000 }, (_, i) => `${"x".repeat(200)}${i}`)].join(",");
+    const result = parseImport(`${header}\nu1`, "csv");
+    expect(result).toMatchObject({ ok: false, code: "csv_header_invalid" });
+    const columns = (result as { columns: string[] }).columns;
+    expect(columns).toHaveLength(20);
+    expect(columns.every((name) => name.length === 64)).toBe(true);
+  });
+
   it("checks each field's bounds: too long, control characters, too many groups", () => {
     const text = [
       "external_id,first_name,groups",

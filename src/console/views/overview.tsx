@@ -1,5 +1,7 @@
 import type { Child } from "hono/jsx";
-import type { CappedCount, HourlyChart, Overview } from "../overview";
+import { isUnavailable, type CappedCount, type HourlyChart, type Overview } from "../overview";
+
+type Available<T> = Exclude<T, { unavailable: true }>;
 import { Layout, type LayoutSession } from "./layout";
 
 /** The overview page: health, the last 24 h, dead letters, last runs, notifications, Firstup's subscription. */
@@ -8,17 +10,17 @@ export function OverviewPage({ session, overview, firstup }: { session: LayoutSe
     <Layout title="Overview" session={session} active="overview">
       <div class="panels">
         <HealthPanel health={overview.health} />
-        <DeadLetterPanel deadLetters={overview.deadLetters} />
+        {isUnavailable(overview.deadLetters) ? <UnavailablePanel title="Dead letters" testId="dead-letter-count" /> : <DeadLetterPanel deadLetters={overview.deadLetters} />}
         <section class="panel wide" aria-labelledby="chart-heading">
           <h2 id="chart-heading">Events per hour, last 24 hours (UTC)</h2>
-          <EventsChart chart={overview.chart} />
+          {isUnavailable(overview.chart) ? <Unavailable /> : <EventsChart chart={overview.chart} />}
           <p class="hint">
             Each event is counted when it enters a status, in that hour: an event that failed and later applied counts once as failed and once as applied. Waiting for an
             upstream to catch up is recorded as failed (with its code) and counted so.
           </p>
         </section>
-        <LastRunsPanel runs={overview.lastRuns} />
-        <NotificationsPanel notifications={overview.notifications} />
+        {isUnavailable(overview.lastRuns) ? <UnavailablePanel title="Last reconciliation run per provider" testId="last-runs" /> : <LastRunsPanel runs={overview.lastRuns} />}
+        {isUnavailable(overview.notifications) ? <UnavailablePanel title="Change notifications" testId="notifications" /> : <NotificationsPanel notifications={overview.notifications} />}
         <section class="panel" data-testid="firstup-subscription" aria-labelledby="firstup-heading">
           <h2 id="firstup-heading">Firstup webhook subscription</h2>
           {firstup ?? (
@@ -31,6 +33,26 @@ export function OverviewPage({ session, overview, firstup }: { session: LayoutSe
         </section>
       </div>
     </Layout>
+  );
+}
+
+/** A panel whose D1 read failed: said so, with the rest of the page intact. */
+function Unavailable() {
+  return (
+    <p>
+      <span class="status-error" data-testid="status" data-state="unavailable">
+        unavailable: D1 did not answer (see Health)
+      </span>
+    </p>
+  );
+}
+
+function UnavailablePanel({ title, testId }: { title: string; testId: string }) {
+  return (
+    <section class="panel" data-testid={testId}>
+      <h2>{title}</h2>
+      <Unavailable />
+    </section>
   );
 }
 
@@ -80,7 +102,7 @@ function HealthPanel({ health }: { health: Overview["health"] }) {
 
 export const formatCount = (count: CappedCount) => `${count.count.toLocaleString("en-US")}${count.capped ? "+" : ""}`;
 
-function DeadLetterPanel({ deadLetters }: { deadLetters: Overview["deadLetters"] }) {
+function DeadLetterPanel({ deadLetters }: { deadLetters: Available<Overview["deadLetters"]> }) {
   return (
     <section class="panel" aria-labelledby="dead-letters-heading">
       <h2 id="dead-letters-heading">Dead letters</h2>
@@ -213,7 +235,7 @@ export function EventsChart({ chart }: { chart: HourlyChart }) {
   );
 }
 
-function LastRunsPanel({ runs }: { runs: Overview["lastRuns"] }) {
+function LastRunsPanel({ runs }: { runs: Available<Overview["lastRuns"]> }) {
   return (
     <section class="panel wide" data-testid="last-runs" aria-labelledby="runs-heading">
       <h2 id="runs-heading">Last reconciliation run per provider</h2>
@@ -280,7 +302,7 @@ function LastRunsPanel({ runs }: { runs: Overview["lastRuns"] }) {
   );
 }
 
-function NotificationsPanel({ notifications }: { notifications: Overview["notifications"] }) {
+function NotificationsPanel({ notifications }: { notifications: Available<Overview["notifications"]> }) {
   const state = !notifications.configured ? "not_configured" : notifications.disabled ? "disabled" : "on";
   return (
     <section class="panel" data-testid="notifications" aria-labelledby="notifications-heading">
