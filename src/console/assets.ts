@@ -25,12 +25,14 @@ a { color: var(--accent); }
 .notice { padding: 0.5rem 0.75rem; border-left: 4px solid var(--accent); background: var(--panel); }
 .error { padding: 0.5rem 0.75rem; border-left: 4px solid var(--bad); background: var(--panel); }
 .muted, .hint { color: var(--muted); }
-.panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); grid-auto-flow: dense; gap: 1rem; }
-section.panel { border: 1px solid var(--line); border-radius: 6px; padding: 0.75rem 1rem; background: var(--bg); }
+.panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(22rem, 1fr)); grid-auto-flow: dense; gap: 1rem; }
+section.panel { border: 1px solid var(--line); border-radius: 6px; padding: 0.75rem 1rem; background: var(--bg); min-width: 0; }
 section.panel h2 { margin-top: 0; }
 section.wide { grid-column: 1 / -1; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 0.3rem 0.5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+/* Long ids and URLs wrap inside their cell instead of pushing the table past its panel or the page. */
+td { overflow-wrap: anywhere; }
 th { font-weight: 600; color: var(--muted); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .big { font-size: 1.8rem; font-weight: 600; font-variant-numeric: tabular-nums; }

@@ -76,7 +76,8 @@ export async function loadOverview(env: Env, now: number): Promise<Overview> {
   };
   const [bindings, upstreams, chart, deadLetters, lastRuns, notifications] = await Promise.all([
     bindingChecks(env),
-    upstreamChecks(env),
+    // Each upstream's answer is reused for UPSTREAM_PROBE_CACHE_MS (per isolate), by this request's clock.
+    upstreamChecks(env, { now }),
     panel("chart", () => hourlyChart(env.DB, now)),
     panel("dead_letters", () => deadLetterCounts(env.DB)),
     panel("last_runs", () => lastRunPerProvider(env.DB)),

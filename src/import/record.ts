@@ -1,4 +1,4 @@
-import { desc, eq, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, lt, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { runAtomically } from "../d1";
 import { imports } from "../directory/schema";
@@ -6,7 +6,10 @@ import type { RowError } from "./row";
 
 /**
  * The imports table: the only code that writes it (retention drops old per-line errors). An
- * import's row is recorded before its chunks are queued, so the consumer always finds it.
+ * import's row is recorded before its chunks are queued, so the consumer always finds it, with
+ * `chunks_queued` 0 until every sendBatch call succeeded (markChunksQueued): an import whose request
+ * died in between is told apart, and resumed by a retry with its Idempotency-Key (accept.ts). No
+ * status or count is derived from `chunks_queued`: progress is read from the rows in event_log.
  */
 
 export type ImportRecord = typeof imports.$inferSelect;
@@ -66,15 +69,25 @@ export async function listImports(d1: D1Database, page: { after: [number, string
     .all();
 }
 
+/** Every chunk was sent (by the first request or by a retry that resumed it). */
+export async function markChunksQueued(d1: D1Database, id: string, now: number): Promise<void> {
+  await drizzle(d1)
+    .update(imports)
+    .set({ chunksQueued: sql`chunks_total`, updatedAt: now })
+    .where(eq(imports.id, id))
+    .run();
+}
+
 /**
  * Not every chunk could be queued. Chunks already queued still apply; the key is released so the
  * client's retry makes a new import (re-applying a row that already applied changes nothing).
+ * Nothing is written when a concurrent retry already queued every chunk: that import completes.
  */
 export async function markQueueFailed(d1: D1Database, id: string, chunksQueued: number, now: number): Promise<void> {
   await drizzle(d1)
     .update(imports)
     .set({ status: "failed", note: "queue_unavailable", chunksQueued, idempotencyKey: null, finishedAt: now, updatedAt: now })
-    .where(eq(imports.id, id))
+    .where(and(eq(imports.id, id), lt(imports.chunksQueued, imports.chunksTotal)))
     .run();
 }
 

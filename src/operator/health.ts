@@ -80,43 +80,90 @@ export const UPSTREAM_PROBE_TIMEOUT_MS = 3_000;
 const PROBE_OPTIONS = { timeoutMs: UPSTREAM_PROBE_TIMEOUT_MS, maxAttempts: 1, maxWaitMs: 0 };
 
 /**
- * The cheapest authenticated read of each upstream: a one-user SCIM page (Firstup), one
- * organization (Scalekit, after its token request). A provider without a probe here shows
- * "ok" once its settings parse (configuration only).
+ * How long a probe's answer (ok or error) is reused within an isolate: however often the overview
+ * is loaded or refreshed, each upstream gets at most one probe per isolate in this time, so viewers
+ * cannot spend its rate limit. Error answers are reused too: an upstream that answers 429 is the
+ * one not to ask again at once.
  */
-const probes: Record<string, (env: Env) => (() => Promise<unknown>) | null> = {
-  firstup: (env) => {
-    const client = firstupScimClient(env, PROBE_OPTIONS);
-    return client ? () => client.countUsers() : null;
+export const UPSTREAM_PROBE_CACHE_MS = 30_000;
+
+/**
+ * The cheapest authenticated read of each upstream: a one-user SCIM page (Firstup), one
+ * organization (Scalekit, after its token request), and the settings it reads (the cache key: a
+ * changed URL or token is probed afresh). A provider without a probe here shows "ok" once its
+ * settings parse (configuration only, nothing to cache).
+ */
+const probes: Record<string, { settings: (keyof Env)[]; probe: (env: Env) => (() => Promise<unknown>) | null }> = {
+  firstup: {
+    settings: ["FIRSTUP_SCIM_URL", "FIRSTUP_SCIM_TOKEN"],
+    probe: (env) => {
+      const client = firstupScimClient(env, PROBE_OPTIONS);
+      return client ? () => client.countUsers() : null;
+    },
   },
-  scalekit: (env) => {
-    const api = scalekitDirectoryApiFromEnv(env, PROBE_OPTIONS);
-    return api ? () => api.listOrganizations({ pageSize: 1 }) : null;
+  scalekit: {
+    settings: ["SCALEKIT_ENVIRONMENT_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET"],
+    probe: (env) => {
+      const api = scalekitDirectoryApiFromEnv(env, PROBE_OPTIONS);
+      return api ? () => api.listOrganizations({ pageSize: 1 }) : null;
+    },
   },
 };
 
-/** Every provider with an upstream (a reconciliation source), probed in parallel. */
-export async function upstreamChecks(env: Env, timeoutMs = UPSTREAM_PROBE_TIMEOUT_MS + 1_000): Promise<UpstreamCheck[]> {
+export interface UpstreamCheckOptions {
+  /** The whole probe's bound (the client's own timeout plus a margin). */
+  timeoutMs?: number;
+  /** The request's clock (epoch ms), for the cache's expiry. */
+  now?: number;
+  /** How long an answer is reused; 0: never. */
+  cacheMs?: number;
+}
+
+/** Per isolate, by provider and a hash of its settings (no secret is kept as a key). */
+const probeCache = new Map<string, { check: UpstreamCheck; checkedAt: number }>();
+const PROBE_CACHE_LIMIT = 16;
+
+/** Every provider with an upstream (a reconciliation source), probed in parallel (or answered from the cache). */
+export async function upstreamChecks(env: Env, options: UpstreamCheckOptions = {}): Promise<UpstreamCheck[]> {
+  const { timeoutMs = UPSTREAM_PROBE_TIMEOUT_MS + 1_000, now = Date.now(), cacheMs = UPSTREAM_PROBE_CACHE_MS } = options;
   return Promise.all(
     [...reconcileSources.values()].map(async (source): Promise<UpstreamCheck> => {
       const provider = source.provider;
       let probe: (() => Promise<unknown>) | null;
       try {
         const configured = source.clientFromEnv(env) !== null;
-        probe = configured ? (probes[provider]?.(env) ?? (async () => undefined)) : null;
+        probe = configured ? (probes[provider]?.probe(env) ?? null) : null;
+        if (configured && !probe) return { provider, status: "ok", code: null };
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         return { provider, status: "misconfigured", code: error.issues[0]?.split(": ")[1] ?? "invalid" };
       }
       if (!probe) return { provider, status: "not_configured", code: null };
+
+      const key = cacheMs > 0 ? await cacheKey(env, provider) : null;
+      const cached = key ? probeCache.get(key) : undefined;
+      // Fresh only from its own time onwards: a clock that went back (an injected one) probes again.
+      if (cached && now >= cached.checkedAt && now - cached.checkedAt < cacheMs) return cached.check;
+      let check: UpstreamCheck;
       try {
         await withTimeout(probe(), timeoutMs);
-        return { provider, status: "ok", code: null };
+        check = { provider, status: "ok", code: null };
       } catch (error) {
-        return { provider, status: "error", code: failureCode(error) };
+        check = { provider, status: "error", code: failureCode(error) };
       }
+      if (key) {
+        if (probeCache.size >= PROBE_CACHE_LIMIT) probeCache.clear();
+        probeCache.set(key, { check, checkedAt: now });
+      }
+      return check;
     }),
   );
+}
+
+async function cacheKey(env: Env, provider: string): Promise<string> {
+  const values = (probes[provider]?.settings ?? []).map((name) => String(env[name] ?? ""));
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify([provider, ...values])));
+  return `${provider}:${[...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("")}`;
 }
 
 function failureCode(error: unknown): string {

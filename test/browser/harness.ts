@@ -116,7 +116,11 @@ export async function runTests(browser: Browser, baseURL: string, tests: Browser
     // Files are named by the test's short name, the part before its colon.
     const prefix = `${String(index + 1).padStart(2, "0")}-${slug(test.name.split(":")[0]!)}`;
     const started = Date.now();
-    const context = await browser.newContext({ viewport: VIEWPORT, baseURL, ...test.contextOptions });
+    // Each test signs in from an address of its own (CF-Connecting-IP, which wrangler dev passes
+    // through): the console limits sign-in attempts per address and minute (SIGN_IN_LIMITER), and
+    // the whole run signs in more often than one address may.
+    const clientIp = { "CF-Connecting-IP": `2001:db8::b:${index + 1}` };
+    const context = await browser.newContext({ viewport: VIEWPORT, baseURL, ...test.contextOptions, extraHTTPHeaders: { ...clientIp, ...test.contextOptions?.extraHTTPHeaders } });
     context.setDefaultTimeout(ACTION_TIMEOUT_MS);
     context.setDefaultNavigationTimeout(ACTION_TIMEOUT_MS);
     const pageErrors: string[] = [];

@@ -3,7 +3,7 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CONSOLE_SECURITY_HEADERS } from "../../src/console/headers";
 import { SESSION_TTL_MS } from "../../src/http/console/session";
-import { CONSOLE_BASE, consoleClient, cookiePair, csrfIn, signInConsole, submitSignIn } from "../support/console";
+import { CONSOLE_BASE, consoleClient, cookiePair, csrfIn, signInConsole, submitSignIn, testClientIp } from "../support/console";
 import { callApp } from "../support/worker";
 
 /**
@@ -13,7 +13,12 @@ import { callApp } from "../support/worker";
  */
 
 const TOKENS = { ADMIN_TOKEN: "admin-old admin-new", READ_TOKENS: "read-all tenant_a:read-tenant-a" };
-const via = (overrides: Partial<Env> = TOKENS, now?: () => number) => (request: Request) => callApp(request, overrides, now ? { now } : {});
+/** Requests without a client address get one of their own: sign-in is rate-limited per address (sign-in-limit.integration.test.ts). */
+const withClientIp = (request: Request) => {
+  if (!request.headers.has("cf-connecting-ip")) request.headers.set("cf-connecting-ip", testClientIp());
+  return request;
+};
+const via = (overrides: Partial<Env> = TOKENS, now?: () => number) => (request: Request) => callApp(withClientIp(request), overrides, now ? { now } : {});
 const SESSION_COOKIE = /^(__Secure-)?console_session$/;
 
 /** Every Set-Cookie of a response, parsed: name, value and attributes (lowercased keys). */

@@ -2,8 +2,10 @@ import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { hourOf } from "../../src/consumer/pipeline-hourly";
+import { UPSTREAM_PROBE_CACHE_MS } from "../../src/operator/health";
 import { deliverBatch } from "../support/consumer";
-import { signInConsole, type ConsoleClient } from "../support/console";
+import { CONSOLE_BASE, consoleClient, signInConsole, type ConsoleClient } from "../support/console";
+import { callApp } from "../support/worker";
 import { decodeHtml, rowsOf } from "../support/console-html";
 import { countingD1 } from "../support/d1";
 import { eventMessage, events } from "../support/directory";
@@ -122,15 +124,28 @@ describe("the overview", () => {
     ]);
 
     // A wrong upstream token: an error with a stable code, and nothing secret.
-    const refused = await signInConsole({ overrides: { FIRSTUP_SCIM_URL: upstream.url, FIRSTUP_SCIM_TOKEN: "wrong-scim-token-value" } });
+    const wrongToken = { FIRSTUP_SCIM_URL: upstream.url, FIRSTUP_SCIM_TOKEN: "wrong-scim-token-value" };
     const requestsBefore = (await upstream.stats()).requests;
+    const probes = async () => (await upstream.stats()).requests - requestsBefore;
+    // signInConsole loads the overview once; this is the second load.
+    const refused = await signInConsole({ overrides: wrongToken });
     const refusedHtml = await (await refused.get("/admin")).text();
     expect(statusOf(refusedHtml, "upstream:firstup")).toBe("error");
     expect(section(refusedHtml, "health")).toContain('data-code="scim_unauthorized"');
     expect(refusedHtml).not.toContain("wrong-scim-token-value");
     expect(refusedHtml).not.toContain(upstream.url);
-    // One probe request per page, no retries.
-    expect((await upstream.stats()).requests - requestsBefore).toBe(1);
+    // Two loads within UPSTREAM_PROBE_CACHE_MS: one probe request (no retries), the answer reused.
+    // (The cache is keyed by the settings: the right token's "ok" above was not reused for it.)
+    expect(await probes()).toBe(1);
+    // Once it has aged out (the request's clock, injected), the next load probes again, and that
+    // answer is reused in turn.
+    const at = (ms: number) => consoleClient((request) => callApp(request, wrongToken, { now: () => ms }), CONSOLE_BASE, refused.cookie, refused.csrf);
+    const expired = Date.now() + UPSTREAM_PROBE_CACHE_MS;
+    const laterHtml = await (await at(expired).get("/admin")).text();
+    expect(statusOf(laterHtml, "upstream:firstup")).toBe("error");
+    expect(await probes()).toBe(2);
+    await (await at(expired + UPSTREAM_PROBE_CACHE_MS - 1).get("/admin")).text();
+    expect(await probes()).toBe(2);
 
     // Nothing listening: unreachable, again without the URL.
     const closed = await signInConsole({ overrides: { FIRSTUP_SCIM_URL: "http://127.0.0.1:9/scim/v2", FIRSTUP_SCIM_TOKEN: "t" } });

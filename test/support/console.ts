@@ -56,7 +56,20 @@ export async function signInConsole(options: ConsoleOptions = {}): Promise<Conso
   return client;
 }
 
-/** GET the sign-in page, then POST `token` with its form token and pre-session cookie: the POST's response. */
+/**
+ * A client address of its own (IPv6 documentation range), as Cloudflare's CF-Connecting-IP: sign-in
+ * is rate-limited per address (src/http/console/sign-in-limit.ts), and each test's sign-ins are a
+ * browser of their own, not one shared counter.
+ */
+export function testClientIp(): string {
+  const groups = [...crypto.getRandomValues(new Uint16Array(4))].map((n) => n.toString(16));
+  return `2001:db8::${groups.join(":")}`;
+}
+
+/**
+ * GET the sign-in page, then POST `token` with its form token and pre-session cookie: the POST's
+ * response. From a fresh client address unless `extraHeaders` names one (cf-connecting-ip).
+ */
 export async function submitSignIn(send: Send, base: string, token: string, extraHeaders: Record<string, string> = {}): Promise<Response> {
   const page = await send(new Request(`${base}/admin/sign-in`));
   expect(page.status).toBe(200);
@@ -65,7 +78,7 @@ export async function submitSignIn(send: Send, base: string, token: string, extr
   return send(
     new Request(`${base}/admin/sign-in`, {
       method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", ...(preSession ? { cookie: preSession } : {}), ...extraHeaders },
+      headers: { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": testClientIp(), ...(preSession ? { cookie: preSession } : {}), ...extraHeaders },
       body: new URLSearchParams({ csrf: formToken ?? "", token }),
       redirect: "manual",
     }),

@@ -21,7 +21,7 @@ export function OverviewPage({ session, overview, firstup }: { session: LayoutSe
         </section>
         {isUnavailable(overview.lastRuns) ? <UnavailablePanel title="Last reconciliation run per provider" testId="last-runs" /> : <LastRunsPanel runs={overview.lastRuns} />}
         {isUnavailable(overview.notifications) ? <UnavailablePanel title="Change notifications" testId="notifications" /> : <NotificationsPanel notifications={overview.notifications} />}
-        <section class="panel" data-testid="firstup-subscription" aria-labelledby="firstup-heading">
+        <section class="panel wide" data-testid="firstup-subscription" aria-labelledby="firstup-heading">
           <h2 id="firstup-heading">Firstup webhook subscription</h2>
           {firstup ?? (
             <p>

@@ -1,11 +1,12 @@
 import { Layout } from "./layout";
 
-export type SignInError = "invalid_token" | "insufficient_scope" | "csrf_invalid";
+export type SignInError = "invalid_token" | "insufficient_scope" | "csrf_invalid" | "rate_limited";
 
 const MESSAGES: Record<SignInError, string> = {
   invalid_token: "That token is not valid here.",
   insufficient_scope: "This read token is limited to one organization, and the console shows every tenant. Sign in with an admin token or an unscoped read token.",
   csrf_invalid: "The sign-in form could not be verified (it was sent from another site, or the page is too old). Try again.",
+  rate_limited: "Too many sign-in attempts from this address. Wait a minute, then try again.",
 };
 
 /**

@@ -11,7 +11,9 @@ import { FIRSTUP_WEBHOOK_PATH } from "../../providers/firstup/subscriptions";
 import { SignInPage, type SignInError } from "../../console/views/sign-in";
 import type { AppEnv } from "../app-env";
 import { errorResponse } from "../errors";
+import { log } from "../../log";
 import { clearSignInFormToken, issueSignInFormToken, signInFormVerified, verifyCsrf } from "./csrf";
+import { clientIp, SIGN_IN_LIMIT_PERIOD_SECONDS, signInAllowed } from "./sign-in-limit";
 import { CONSOLE_PATHS } from "./paths";
 import { consoleErrorPage, renderPage } from "./render";
 import { checkSignInToken, consoleEnabled, endSession, readSession, requireConsoleAdmin, requireConsoleSession, startSession, type ConsoleEnv } from "./session";
@@ -22,6 +24,7 @@ import { consoleImportRoutes } from "./imports";
  * The operator console (HTML), mounted at /admin before the JSON admin API (src/http/app.ts):
  * - GET  /admin                  the overview (needs a session; without one: 303 to sign-in)
  * - GET  /admin/sign-in          the sign-in form;  POST: sets the session cookie, 303 → /admin
+ *                                (POST is rate-limited per client IP: sign-in-limit.ts; each refusal is logged)
  * - POST /admin/sign-out         clears it (form with csrf), 303 → /admin/sign-in
  * - GET  /admin/assets/console.{css,js}
  * - /admin/console/…             the other pages (pages.tsx)
@@ -53,12 +56,18 @@ export function consoleRoutes() {
     return signInPage(c, null, 200);
   });
   app.post("/sign-in", async (c) => {
+    // Counted before the form is read, so a limited client is refused even with the right token.
+    const ip = clientIp(c.req.raw);
+    if (!(await signInAllowed(c.env, ip))) {
+      c.header("Retry-After", String(SIGN_IN_LIMIT_PERIOD_SECONDS));
+      return refuseSignIn(c, "rate_limited", 429, ip);
+    }
     const form = signInForm.safeParse(await c.req.parseBody().catch(() => ({})));
     const submitted = form.success ? form.data : { csrf: undefined, token: undefined };
-    if (!(await signInFormVerified(c, submitted.csrf ?? null))) return signInPage(c, "csrf_invalid", 403);
-    if (!submitted.token) return signInPage(c, "invalid_token", 401);
+    if (!(await signInFormVerified(c, submitted.csrf ?? null))) return refuseSignIn(c, "csrf_invalid", 403, ip);
+    if (!submitted.token) return refuseSignIn(c, "invalid_token", 401, ip);
     const result = await checkSignInToken(c.env, submitted.token);
-    if (!result.ok) return signInPage(c, result.code, result.code === "insufficient_scope" ? 403 : 401);
+    if (!result.ok) return refuseSignIn(c, result.code, result.code === "insufficient_scope" ? 403 : 401, ip);
     await startSession(c, submitted.token, result.role, c.get("now")());
     clearSignInFormToken(c);
     return c.redirect("/admin", 303);
@@ -94,6 +103,16 @@ const signInForm = z.object({
   token: z.string().max(4096).optional(),
 });
 
-function signInPage(c: Context<ConsoleEnv>, error: SignInError | null, status: 200 | 401 | 403) {
+function signInPage(c: Context<ConsoleEnv>, error: SignInError | null, status: 200 | 401 | 403 | 429) {
   return renderPage(c, <SignInPage formToken={issueSignInFormToken(c)} error={error} />, status);
+}
+
+/**
+ * A refused sign-in: one log line with its stable code and the client's IP (what an operator needs
+ * to tell one mistyped token from a guessing address, and to block that address), never the
+ * presented token or any part of it.
+ */
+function refuseSignIn(c: Context<ConsoleEnv>, code: SignInError, status: 401 | 403 | 429, ip: string | null) {
+  log("console.sign_in_refused", { code, status, client_ip: ip });
+  return signInPage(c, code, status);
 }
