@@ -123,9 +123,27 @@ async function resume(deps: { d1: D1Database; queue: Queue; now: () => number },
     log("import.resume_refused", { importId: earlier.id, chunks: chunks.length, recorded: earlier.chunksTotal });
     return failQueued(deps, earlier, earlier.chunksQueued);
   }
-  log("import.resumed", { importId: earlier.id, chunksQueued: earlier.chunksQueued, chunks: chunks.length, calls: calls.length });
-  const queued = await queueChunks(deps, earlier, calls);
+  // Only rows with no outcome yet go again. A row the event log already holds in any status was
+  // delivered: applied rows would be skipped anyway, but a dead-lettered or failed one must wait
+  // for an operator's replay, not be applied behind their back by a client's retry.
+  const delivered = await rowsWithOutcome(deps.d1, earlier);
+  const pending = chunks.map((chunk) => ({ ...chunk, rows: chunk.rows.filter((row) => !delivered.has(row.row)) })).filter((chunk) => chunk.rows.length > 0);
+  const pendingCalls = planSendBatches(pending) ?? calls;
+  log("import.resumed", { importId: earlier.id, chunksQueued: earlier.chunksQueued, chunks: pending.length, rowsDelivered: delivered.size, calls: pendingCalls.length });
+  // A failed send leaves the import as it is, resumable by the next retry: the first request may
+  // still be sending, and marking the import failed under it would release the key while its rows apply.
+  const queued = await queueChunks(deps, earlier, pendingCalls, { failImportOnError: false });
   return queued.ok ? { outcome: "repeated", record: queued.record } : queued.outcome;
+}
+
+/** Row numbers of the import that the event log holds, whatever their status (one primary-key range read). */
+async function rowsWithOutcome(d1: D1Database, record: ImportRecord): Promise<Set<number>> {
+  // Event ids are `<import id>:<row>`; ';' follows ':' in code-point order, so the range holds exactly this import's rows.
+  const { results } = await d1
+    .prepare("SELECT event_id FROM event_log WHERE provider = ?1 AND event_id > ?2 AND event_id < ?3")
+    .bind(record.provider, `${record.id}:`, `${record.id};`)
+    .all<{ event_id: string }>();
+  return new Set(results.map((row) => Number(row.event_id.slice(record.id.length + 1))));
 }
 
 /**
@@ -138,6 +156,7 @@ async function queueChunks(
   deps: { d1: D1Database; queue: Queue; now: () => number },
   record: ImportRecord,
   calls: ImportChunkMessage[][],
+  options: { failImportOnError: boolean } = { failImportOnError: true },
 ): Promise<{ ok: true; record: ImportRecord } | { ok: false; outcome: AcceptOutcome }> {
   let queued = 0;
   try {
@@ -147,6 +166,7 @@ async function queueChunks(
     }
   } catch (error) {
     log("import.queue_failed", { importId: record.id, chunksQueued: queued, chunks: record.chunksTotal, error: String(error) });
+    if (!options.failImportOnError) return { ok: false, outcome: { outcome: "queue_unavailable", record } };
     return { ok: false, outcome: await failQueued(deps, record, queued) };
   }
   if (calls.length === 0) return { ok: true, record };

@@ -69,11 +69,22 @@ export async function listImports(d1: D1Database, page: { after: [number, string
     .all();
 }
 
-/** Every chunk was sent (by the first request or by a retry that resumed it). */
+/**
+ * Every chunk was sent (by the first request or by a retry that resumed it). An import another
+ * sender marked failed for a queue error meanwhile (a slow first request whose send failed while
+ * a retry's succeeded) is queued again: its rows are on their way, and `failed` would stay for good.
+ */
 export async function markChunksQueued(d1: D1Database, id: string, now: number): Promise<void> {
+  const revived = sql`${imports.status} = 'failed' AND ${imports.note} = 'queue_unavailable'`;
   await drizzle(d1)
     .update(imports)
-    .set({ chunksQueued: sql`chunks_total`, updatedAt: now })
+    .set({
+      chunksQueued: sql`chunks_total`,
+      status: sql`CASE WHEN ${revived} THEN 'queued' ELSE ${imports.status} END`,
+      note: sql`CASE WHEN ${revived} THEN NULL ELSE ${imports.note} END`,
+      finishedAt: sql`CASE WHEN ${revived} THEN NULL ELSE ${imports.finishedAt} END`,
+      updatedAt: now,
+    })
     .where(eq(imports.id, id))
     .run();
 }

@@ -122,7 +122,7 @@ describe("sign-in rate limit (SIGN_IN_LIMITER)", () => {
 });
 
 describe("refused sign-ins are logged", () => {
-  it("one line per refusal with its stable code, status and client address; never the token, nor any part of it", async () => {
+  it("one line per refusal with its stable code and status; never the token, any part of it, or the client address", async () => {
     const token = "Zq7vK2-guessed-admin-token-9f3c";
     const scoped = "Xr4pW8-scoped-read-token-77ab";
     const overrides = { READ_TOKENS: `tenant_a:${scoped}` };

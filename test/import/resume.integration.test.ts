@@ -44,8 +44,9 @@ const downQueue = {
   },
 } as unknown as Queue;
 
-const MARK_FAILED = /update "imports" set "status"/i;
-const MARK_QUEUED = /update "imports" set "chunks_queued"/i;
+/** markQueueFailed sets a bound status; markChunksQueued sets chunks_queued = chunks_total (and revives a queue-failed import). */
+const MARK_FAILED = /update "imports" set "status" = \?/i;
+const MARK_QUEUED = /"chunks_queued" = chunks_total/i;
 
 /** 150 rows: two chunks (100 rows a chunk), sent in one sendBatch call. */
 const rows = (prefix: string) => ndjson(...Array.from({ length: 150 }, (_, index) => ({ external_id: `${prefix}${String(index + 1).padStart(3, "0")}`, first_name: "Row" })));
@@ -134,22 +135,30 @@ describe("an import whose request died before its chunks were queued", () => {
     expect(applied.filter((change) => change.type === "user.created")).toHaveLength(100);
     expect((await getReport(posted.body.id)).body).toMatchObject({ status: "applying", rows: { applied: 100, pending: 50 }, chunks: { queued: 0 } });
 
+    // Row 101 (the second chunk's first) went to the dead-letter queue meanwhile: it waits for an
+    // operator's replay, and a client's retry must not apply it behind their back.
+    await env.DB.prepare("INSERT INTO event_log (provider, event_id, source_type, status, attempts, received_at, updated_at) VALUES (?1, ?2, 'user_upserted', 'dead_lettered', 3, 0, 0)")
+      .bind(provider, `${posted.body.id}:101`)
+      .run();
+
     const again = capturingQueue();
     const retry = await postImport(file, { queue: again.queue, headers, query });
     expect(retry.status).toBe(200);
     expect(retry.body).toMatchObject({ id: posted.body.id, chunks: { total: 2, queued: 2 } });
-    // Every chunk re-sent, identical to the first attempt's: same event ids, same versions.
-    expect(again.sent).toEqual(first.sent);
+    // Only rows without an outcome go again, identical to the first attempt's (same event ids,
+    // same versions): the second chunk without its dead-lettered row 101.
+    const [, secondChunk] = first.sent as { rows: { row: number }[] }[];
+    expect(again.sent).toEqual([{ ...secondChunk, rows: secondChunk!.rows.filter((row) => row.row !== 101) }]);
 
     await deliverAll(again.sent);
-    await deliverAll(first.sent.slice(1)); // the first attempt's second chunk arrives late
+    await deliverAll(again.sent); // and a redelivery of the retry's chunk changes nothing
     const changes = await changesIn(provider);
-    expect(changes.filter((change) => change.type === "user.created")).toHaveLength(150);
-    expect(changes).toHaveLength(150);
+    expect(changes.filter((change) => change.type === "user.created")).toHaveLength(149);
+    expect(changes).toHaveLength(149);
     const logged = await loggedRows(provider);
     expect(logged).toHaveLength(150);
-    expect(new Set(logged.map((row) => row.status))).toEqual(new Set(["applied"]));
-    expect((await getReport(posted.body.id)).body).toMatchObject({ status: "done", rows: { applied: 150, pending: 0 } });
+    expect(logged.filter((row) => row.status === "applied")).toHaveLength(149);
+    expect(logged.find((row) => row.event_id === `${posted.body.id}:101`)?.status).toBe("dead_lettered");
   });
 
   it("a done import still reading 0 chunks queued is not re-sent: only its count is put right", async () => {
@@ -184,5 +193,26 @@ describe("an import whose request died before its chunks were queued", () => {
     expect(retry.status).toBe(202);
     expect(retry.body.id).not.toBe(first.body.import.id);
     expect(sent).toHaveLength(1);
+  });
+});
+
+describe("a slow first request and its retry racing", () => {
+  it("marking the chunks queued revives an import the other sender marked failed for a queue error; any other failure stays", async () => {
+    const { markChunksQueued } = await import("../../src/import/record");
+    const insert = (id: string, note: string) =>
+      env.DB.prepare(
+        `INSERT INTO imports (id, provider, organization_id, format, status, request_hash, rows_total, rows_valid, rows_invalid, chunks_total, chunks_queued, note, created_at, updated_at, finished_at)
+         VALUES (?1, 'import-org_race', 'org_race', 'ndjson', 'failed', 'h', 150, 150, 0, 2, 0, ?2, 1, 1, 1)`,
+      )
+        .bind(id, note)
+        .run();
+    const read = (id: string) => env.DB.prepare("SELECT status, note, chunks_queued, finished_at FROM imports WHERE id = ?").bind(id).first();
+    await insert("imp_race_queue_failed", "queue_unavailable");
+    await insert("imp_race_other_failure", "resume_refused");
+    await markChunksQueued(env.DB, "imp_race_queue_failed", 2);
+    await markChunksQueued(env.DB, "imp_race_other_failure", 2);
+    // The retry's sends succeeded: its rows are on their way, so `failed` would be wrong for good.
+    expect(await read("imp_race_queue_failed")).toEqual({ status: "queued", note: null, chunks_queued: 2, finished_at: null });
+    expect(await read("imp_race_other_failure")).toEqual({ status: "failed", note: "resume_refused", chunks_queued: 2, finished_at: 1 });
   });
 });

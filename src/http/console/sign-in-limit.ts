@@ -21,7 +21,7 @@ export const NO_CLIENT_IP_KEY = "sign-in:no-client-ip";
 
 let reportedUnlimited = false;
 
-/** The address Cloudflare saw, or null. It is what the limit is keyed by, and logged with a refusal. */
+/** The address Cloudflare saw, or null: what the limit is keyed by (never logged). */
 export function clientIp(request: Request): string | null {
   return request.headers.get("cf-connecting-ip")?.trim() || null;
 }
