@@ -1,6 +1,7 @@
 import type { DeadLetterListRow } from "../../operator/reads";
 import { CsrfField, Layout, type LayoutSession, type Notice } from "./layout";
 import { eventPath, StatusCell, Time } from "./format";
+import { Pager } from "./pager";
 
 export interface DeadLettersProps {
   session: LayoutSession;
@@ -92,15 +93,7 @@ export function DeadLettersPage(props: DeadLettersProps) {
       ) : props.rows.length > 0 ? (
         table
       ) : null}
-      <p class="pager">
-        {props.continued ? <a href="/admin/console/dead-letters">First page</a> : null}
-        {props.continued && props.nextHref ? " · " : null}
-        {props.nextHref ? (
-          <a href={props.nextHref} rel="next" data-testid="next-page">
-            Next page
-          </a>
-        ) : null}
-      </p>
+      <Pager firstHref={"/admin/console/dead-letters"} continued={Boolean(props.continued)} nextHref={props.nextHref} />
     </Layout>
   );
 }

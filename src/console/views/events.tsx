@@ -2,6 +2,7 @@ import type { EventRow } from "../../consumer/operator-reads";
 import { eventStatuses, type EventStatus } from "../../directory/schema";
 import { CsrfField, Layout, type LayoutSession, type Notice } from "./layout";
 import { count, eventPath, StatusCell, Time } from "./format";
+import { Pager } from "./pager";
 
 /** The filter as the form shows it back (the raw `datetime-local` values, UTC). */
 export interface EventFilterValues {
@@ -107,15 +108,7 @@ export function EventLogPage(props: EventLogProps) {
         </tbody>
       </table>
       {props.rows.length === 0 ? <p class="muted">{props.nextHref ? "No matching events among the keys this page scanned." : "No matching events."}</p> : null}
-      <p class="pager">
-        {props.continued ? <a href={firstPageHref(filters)}>First page</a> : null}
-        {props.continued && props.nextHref ? " · " : null}
-        {props.nextHref ? (
-          <a href={props.nextHref} rel="next" data-testid="next-page">
-            Next page
-          </a>
-        ) : null}
-      </p>
+      <Pager firstHref={firstPageHref(filters)} continued={Boolean(props.continued)} nextHref={props.nextHref} />
     </Layout>
   );
 }

@@ -2,6 +2,7 @@ import type { ImportRecord } from "../../import/record";
 import type { RowError } from "../../import/row";
 import { count, StatusCell, Time } from "./format";
 import { Layout, type LayoutSession } from "./layout";
+import { Pager } from "./pager";
 
 /** The console path of one import. */
 export const importPath = (id: string) => `/admin/console/imports/${encodeURIComponent(id)}`;
@@ -75,15 +76,7 @@ export function ImportsPage(props: ImportsProps) {
         </tbody>
       </table>
       {props.imports.length === 0 ? <p class="muted">No imports yet.</p> : null}
-      <p class="pager">
-        {props.continued ? <a href="/admin/console/imports">First page</a> : null}
-        {props.continued && props.nextHref ? " · " : null}
-        {props.nextHref ? (
-          <a href={props.nextHref} rel="next" data-testid="next-page">
-            Next page
-          </a>
-        ) : null}
-      </p>
+      <Pager firstHref={"/admin/console/imports"} continued={Boolean(props.continued)} nextHref={props.nextHref} />
     </Layout>
   );
 }

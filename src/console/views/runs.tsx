@@ -2,6 +2,7 @@ import type { ReconcileProviderState } from "../../operator/runs";
 import type { ReconcileRun } from "../../reconcile/runs";
 import { CsrfField, Layout, type LayoutSession, type Notice } from "./layout";
 import { count, runPath, StatusCell, Time } from "./format";
+import { Pager } from "./pager";
 
 export interface RunsProps {
   session: LayoutSession;
@@ -65,15 +66,7 @@ export function RunsPage(props: RunsProps) {
         </tbody>
       </table>
       {props.runs.length === 0 ? <p class="muted">No runs yet.</p> : null}
-      <p class="pager">
-        {props.continued ? <a href="/admin/console/runs">First page</a> : null}
-        {props.continued && props.nextHref ? " · " : null}
-        {props.nextHref ? (
-          <a href={props.nextHref} rel="next" data-testid="next-page">
-            Next page
-          </a>
-        ) : null}
-      </p>
+      <Pager firstHref={"/admin/console/runs"} continued={Boolean(props.continued)} nextHref={props.nextHref} />
     </Layout>
   );
 }
