@@ -9,10 +9,10 @@ import {
   describeEvents,
   describeProblem,
   FirstupApiError,
-  isHttpsOrLoopback,
   type FirstupSubscription,
   type SubscriptionProblem,
 } from "../src/providers/firstup/subscriptions.ts";
+import { isHttpsOrLoopback } from "../src/url-policy.ts";
 import { devVar } from "./dev-vars.ts";
 
 /** Exit codes: 0 all good, 1 a problem found or a call failed, 2 the command itself is wrong. */

@@ -11,7 +11,8 @@
  * Exit: 0 nothing flagged, 1 something flagged or the call failed, 2 usage.
  */
 import { parseArgs } from "node:util";
-import { assessSubscriptions, createFirstupSubscriptionsClient, isHttpsOrLoopback } from "../src/providers/firstup/subscriptions.ts";
+import { assessSubscriptions, createFirstupSubscriptionsClient } from "../src/providers/firstup/subscriptions.ts";
+import { isHttpsOrLoopback } from "../src/url-policy.ts";
 import {
   acceptedAuthorization,
   apiToken,

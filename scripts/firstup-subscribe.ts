@@ -25,11 +25,11 @@ import {
   DEFAULT_SUBSCRIPTION_NAME,
   describeEvents,
   FIRSTUP_WEBHOOK_PATH,
-  isHttpsOrLoopback,
   planSubscription,
   type FirstupSubscription,
   type SubscriptionListing,
 } from "../src/providers/firstup/subscriptions.ts";
+import { isHttpsOrLoopback } from "../src/url-policy.ts";
 import { acceptedAuthorization, apiToken, EXIT_OK, EXIT_PROBLEM, printProblems, reportFailure, resolveApiBase, UsageError } from "./firstup-api.ts";
 
 const SCOPES = "webhooks.read and webhooks.write";

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parseArgs } from "node:util";
-import { isHttpsOrLoopback } from "../src/providers/firstup/subscriptions.ts";
+import { isHttpsOrLoopback } from "../src/url-policy.ts";
 import { devVar } from "./dev-vars.ts";
 
 const USAGE = "Usage: npm run import -- <file.csv|file.ndjson> [--organization ID] [--provider import-NAME] [--directory ID] [--format csv|ndjson] [--idempotency-key KEY] [--url URL]";

@@ -1,7 +1,8 @@
 import * as z from "zod";
 import type { DedupeMode } from "./ingest/fast-path";
 import { parseSigningSecret } from "./notify/sign";
-import { apiUrlFromScimUrl, isHttpsOrLoopback } from "./providers/firstup/subscriptions";
+import { apiUrlFromScimUrl } from "./providers/firstup/subscriptions";
+import { isHttpsOrLoopback } from "./url-policy";
 
 /**
  * Configuration, validated where it is used, one section per part of the Worker. A mistake in one
@@ -18,7 +19,6 @@ export const BODY_LIMIT_CEILING_BYTES = 1024 * 1024;
  * max_retries in wrangler.toml must stay above it (a crash also spends one).
  */
 export const MAX_NOTIFY_ATTEMPTS = 20;
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /**
  * The floor of RETENTION_DAYS. The event log's ids are the exactly-once authority, so an id may be
@@ -136,7 +136,7 @@ const sections = {
   }),
   notify: z
     .object({
-      APP_WEBHOOK_URL: z.string().trim().default("").refine(isAllowedWebhookUrl, { message: "https URL (http only for 127.0.0.1, localhost, [::1])" }),
+      APP_WEBHOOK_URL: z.string().trim().default("").refine((text) => text === "" || isHttpsOrLoopback(text), { message: "https URL (http only for 127.0.0.1, localhost, [::1])" }),
       APP_WEBHOOK_SECRET: z.string().trim().default("").refine((secret) => secret === "" || parseSigningSecret(secret) !== null, { message: "whsec_ or whsk_ secret" }),
       NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(MAX_NOTIFY_ATTEMPTS).default(8),
       NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(30_000).default(10_000),
@@ -288,22 +288,6 @@ export function firstupApiConfig(env: Env): FirstupApiConfig {
   return { url: vars.FIRSTUP_API_URL || apiUrlFromScimUrl(scimUrl), token: token || null };
 }
 
-/**
- * APP_WEBHOOK_URL: empty (off), or https. Plain http only to a loopback host, for local
- * development: anywhere else the signed change data (names, emails) would cross networks in clear.
- */
-function isAllowedWebhookUrl(text: string): boolean {
-  if (text === "") return true;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
-  if (url.username || url.password) return false;
-  if (url.protocol === "https:") return true;
-  return url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname);
-}
 
 /** Which queue carries dead letters: a plain string, so routing to it can never fail on config. */
 export function deadLetterQueueName(env: Env): string {

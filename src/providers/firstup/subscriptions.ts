@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "hono/utils/buffer";
 import * as z from "zod";
+import { isHttpsOrLoopback } from "../../url-policy.ts";
 
 /**
  * Firstup's webhook subscriptions: a fetch-only client (runs in workerd and in Node, for the
@@ -41,7 +42,6 @@ const SUBSCRIPTIONS_PATH = "/v2/webhooks/subscriptions";
 const DEFAULT_PAGE_SIZE = 100;
 /** 20 pages of 100: far more subscriptions than one program has; past it the listing is incomplete. */
 const DEFAULT_MAX_PAGES = 20;
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 export interface SubscriptionEvent {
   name: string;
@@ -425,20 +425,6 @@ export function normalizeUrl(text: string): string | null {
   }
 }
 
-/**
- * https, or plain http to a loopback host (local development): anything else would send a bearer
- * token, or Firstup's deliveries, across networks in clear. No credentials in the URL.
- */
-export function isHttpsOrLoopback(text: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
-  if (url.username || url.password) return false;
-  return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
-}
 
 /**
  * The API base from the SCIM base: Firstup serves both from one host per region (the API

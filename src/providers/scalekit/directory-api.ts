@@ -2,6 +2,7 @@ import * as z from "zod";
 import { ConfigError } from "../../config";
 import { SubrequestBudgetSpent } from "../shared/rate-limit";
 import { parseRetryAfter } from "../shared/retry-after";
+import { LOOPBACK_HOSTS } from "../../url-policy";
 
 /**
  * A fetch-based client for Scalekit's Directory API (REST/JSON), the listing side of Scalekit
@@ -75,7 +76,6 @@ export const MAX_ORGANIZATION_PAGE_SIZE = 100;
 /** Stop using a token this long before it expires (at most half its lifetime). */
 /** Token lifetime assumed when the token response does not say (RFC 6749 makes expires_in optional). */
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 300;
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const TOKEN_EXPIRY_MARGIN_MS = 60_000;
 const BACKOFF_BASE_MS = 500;
 
