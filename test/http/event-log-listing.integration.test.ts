@@ -25,11 +25,15 @@ interface EventJson {
 
 /** One page through the Worker, on a D1 binding that meters it. */
 async function page(path: string) {
-  const d1 = countingD1(env.DB);
+  // Every read metered: drizzle's raw()/first() reads report no rows otherwise, and the bounds
+  // below would hold whatever a page read.
+  const d1 = countingD1(env.DB, undefined, { meterEveryRead: true });
   const response = await callApp(new Request(`https://sync.example.com${path}`, { headers: ADMIN }), { DB: d1.db });
   expect(response.status, path).toBe(200);
   const body = (await response.json()) as { events: EventJson[]; next_cursor: string | null };
-  return { ...body, rowsRead: d1.rows().read, roundTrips: d1.roundTrips() };
+  const rowsRead = d1.rows().read;
+  expect(rowsRead, `${path}: the page's reads are metered`).toBeGreaterThan(0);
+  return { ...body, rowsRead, roundTrips: d1.roundTrips() };
 }
 
 /** Follows next_cursor until it is null; every page's cost. */
